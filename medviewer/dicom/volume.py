@@ -1,0 +1,347 @@
+"""Assemble a stack of slices into one preallocated volume array.
+
+Native (uncompressed) pixel data is read straight from its byte offset, found once during the
+scan, into a small buffer and rescaled into the volume: no per-file header parse, no float
+copies. Compressed data goes through pydicom's pixel decoders. The middle slice is loaded
+first so a viewer can show it while the rest arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from medviewer.dicom.geometry import assemble_stack
+from medviewer.dicom.model import (
+    SLICE_UNREADABLE,
+    Geometry,
+    LoadWarning,
+    SeriesInfo,
+    SliceRef,
+)
+from medviewer.errors import DicomError
+from medviewer.jobs import CancelToken, Job, Progress, run_job
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 16
+COLOR_PHOTOMETRICS = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420",
+                      "PALETTE COLOR"}
+
+
+@dataclass
+class Volume:
+    """A loaded stack: voxels (z, y, x[, rgb]) with rescale applied, and where they lie."""
+
+    array: np.ndarray
+    geometry: Geometry
+    series: SeriesInfo
+    warnings: list[LoadWarning] = field(default_factory=list)
+    loaded: np.ndarray | None = None
+    """Boolean per slice: True once that slice holds real data (for progressive display)."""
+    source_files: list[str] = field(default_factory=list)
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        return self.geometry.spacing
+
+    @property
+    def modality(self) -> str:
+        return self.series.modality
+
+    @property
+    def photometric(self) -> str:
+        return "RGB" if self.is_color else self.series.photometric
+
+    @property
+    def is_color(self) -> bool:
+        return self.array.ndim == 4
+
+    @property
+    def invert(self) -> bool:
+        """MONOCHROME1: low values are white. Values stay raw; the display inverts."""
+        return self.series.photometric == "MONOCHROME1"
+
+    @property
+    def units(self) -> str:
+        if self.modality == "CT" and self.series.rescale_type in ("", "HU"):
+            return "HU"
+        return self.series.rescale_type
+
+    def index_to_patient(self, k: float, j: float, i: float) -> np.ndarray:
+        """Patient (x, y, z) in mm of voxel index (slice k, row j, column i)."""
+        sz, sy, sx = self.geometry.spacing
+        d = self.geometry.direction_matrix()
+        return np.asarray(self.geometry.origin) + d @ np.array([i * sx, j * sy, k * sz])
+
+    def to_sitk(self):
+        """This volume as a SimpleITK image with spacing, origin and direction."""
+        import SimpleITK as sitk
+
+        image = sitk.GetImageFromArray(self.array, isVector=self.is_color)
+        sz, sy, sx = self.geometry.spacing
+        image.SetSpacing((float(sx), float(sy), float(sz)))
+        image.SetOrigin(tuple(float(v) for v in self.geometry.origin))
+        image.SetDirection(tuple(float(v) for v in self.geometry.direction_matrix().ravel()))
+        return image
+
+
+def _is_integral(x: float) -> bool:
+    return float(x).is_integer()
+
+
+_INT_LADDER = [np.dtype(np.int16), np.dtype(np.int32)]
+
+
+def _initial_dtype(series: SeriesInfo) -> np.dtype:
+    fmt = series.pixel_format
+    if fmt.is_color or fmt.photometric in COLOR_PHOTOMETRICS:
+        return np.dtype(np.uint8) if fmt.bits_allocated <= 8 else np.dtype(np.uint16)
+    refs = series.slices
+    if any(not (_is_integral(r.slope) and _is_integral(r.intercept)) for r in refs):
+        return np.dtype(np.float32)
+    if all(r.slope == 1 and r.intercept == 0 and not r.has_modality_lut for r in refs):
+        return fmt.stored_dtype if fmt.bits_allocated > 1 else np.dtype(np.uint8)
+    return np.dtype(np.int16) if fmt.bits_allocated <= 16 else np.dtype(np.int32)
+
+
+def _fits(dtype: np.dtype, lo: float, hi: float) -> bool:
+    if dtype.kind == "f":
+        return True
+    info = np.iinfo(dtype)
+    return info.min <= lo and hi <= info.max
+
+
+class _SliceReader:
+    """Reads the stored values of one slice; keeps small buffers and the last decoded file."""
+
+    def __init__(self, series: SeriesInfo) -> None:
+        self.fmt = series.pixel_format
+        self.scratch = np.empty(self.fmt.frame_shape, dtype=self.fmt.stored_dtype)
+        self._cached_path: str | None = None
+        self._cached: np.ndarray | None = None
+        self._cached_ds = None
+
+    def read(self, ref: SliceRef) -> tuple[np.ndarray, bool]:
+        """Return (values, rescaled) where ``rescaled`` says the modality LUT was applied."""
+        if ref.pixel_offset is not None and not ref.has_modality_lut:
+            return self._read_native(ref), False
+        return self._read_decoded(ref)
+
+    def _read_native(self, ref: SliceRef) -> np.ndarray:
+        fmt = self.fmt
+        buf = self.scratch
+        offset = ref.pixel_offset + (ref.frame or 0) * fmt.frame_nbytes
+        with open(ref.path, "rb", buffering=0) as fp:
+            fp.seek(offset)
+            got = fp.readinto(memoryview(buf).cast("B"))
+        if got != fmt.frame_nbytes:
+            raise DicomError(
+                f"pixel data ends early: read {got} of {fmt.frame_nbytes} bytes"
+            )
+        if ref.big_endian and buf.dtype.itemsize > 1:
+            buf.byteswap(inplace=True)
+        bits = buf.dtype.itemsize * 8
+        if fmt.bits_stored < bits and not fmt.is_color:
+            shift = bits - fmt.bits_stored
+            if fmt.signed:  # sign-extend from BitsStored: arithmetic shift on the signed type
+                np.left_shift(buf, shift, out=buf)
+                np.right_shift(buf, shift, out=buf)
+            else:  # high bits may carry overlays: mask them off
+                np.bitwise_and(buf, (1 << fmt.bits_stored) - 1, out=buf)
+        return buf
+
+    def _read_decoded(self, ref: SliceRef) -> tuple[np.ndarray, bool]:
+        import pydicom
+
+        if self._cached_path != ref.path:
+            self._cached = self._cached_ds = None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(ref.path)
+                arr = ds.pixel_array
+            self._cached_path, self._cached, self._cached_ds = ref.path, arr, ds
+        arr, ds = self._cached, self._cached_ds
+        if ref.frame is not None and arr.ndim >= 3 and arr.shape[0] > ref.frame and (
+            arr.ndim == 4 or not self.fmt.is_color
+        ):
+            frame = arr[ref.frame]
+        else:
+            frame = arr
+        if frame.shape[:2] != (self.fmt.rows, self.fmt.cols):
+            raise DicomError(
+                f"decoded image is {frame.shape[1]}x{frame.shape[0]}, header says "
+                f"{self.fmt.cols}x{self.fmt.rows} ((0028,0011) Columns, (0028,0010) Rows)"
+            )
+        if ref.has_modality_lut:
+            from pydicom.pixels import apply_modality_lut
+
+            return np.asarray(apply_modality_lut(frame, ds)), True
+        return frame, False
+
+    def release(self) -> None:
+        self._cached = self._cached_ds = None
+        self._cached_path = None
+
+
+class _Builder:
+    """Holds the growing array; widens its dtype if a slice's values do not fit."""
+
+    def __init__(self, series: SeriesInfo) -> None:
+        self.series = series
+        dtype = _initial_dtype(series)
+        n = len(series.slices)
+        self.array = np.empty((n, *series.pixel_format.frame_shape), dtype=dtype)
+
+    def _widen(self, lo: float, hi: float, need_float: bool) -> None:
+        current = self.array.dtype
+        if need_float:
+            target = np.dtype(np.float32) if current.itemsize <= 2 else np.dtype(np.float64)
+        else:
+            target = next((d for d in _INT_LADDER if _fits(d, lo, hi)), np.dtype(np.float64))
+        if target == current:
+            return
+        log.debug("widening volume from %s to %s for values %s..%s", current, target, lo, hi)
+        self.array = self.array.astype(target)
+
+    def store(self, z: int, values: np.ndarray, ref: SliceRef, rescaled: bool) -> None:
+        out = self.array
+        if values.ndim == 3 or out.ndim == 4:  # colour: stored as decoded
+            if values.dtype != out.dtype and values.dtype.itemsize > out.dtype.itemsize:
+                self.array = out = out.astype(values.dtype)
+            out[z] = values
+            return
+        slope, intercept = (1.0, 0.0) if rescaled else (ref.slope, ref.intercept)
+        if values.dtype.kind == "f" or not (_is_integral(slope) and _is_integral(intercept)):
+            if out.dtype.kind != "f":
+                self._widen(0, 0, need_float=True)
+                out = self.array
+            np.multiply(values, slope, out=out[z], casting="unsafe")
+            out[z] += out.dtype.type(intercept)
+            return
+        vmin, vmax = int(values.min()), int(values.max())
+        a, b = vmin * slope + intercept, vmax * slope + intercept
+        lo, hi = min(a, b), max(a, b)
+        if not _fits(out.dtype, lo, hi):
+            self._widen(lo, hi, need_float=False)
+            out = self.array
+        target = out[z]
+        if out.dtype.kind == "f":
+            np.multiply(values, slope, out=target, casting="unsafe")
+            target += out.dtype.type(intercept)
+            return
+        # Integer arithmetic modulo 2**bits is exact here because the result fits (checked).
+        if slope == 1:
+            np.copyto(target, values, casting="unsafe")
+        else:
+            np.multiply(values, out.dtype.type(int(slope)), out=target, dtype=out.dtype,
+                        casting="unsafe")
+        if intercept:
+            np.add(target, out.dtype.type(int(intercept)), out=target)
+
+
+def load_order(n: int) -> list[int]:
+    """Middle slice first, then the others in order."""
+    if n == 0:
+        return []
+    mid = n // 2
+    return [mid, *(i for i in range(n) if i != mid)]
+
+
+def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> Job[Volume]:
+    """Load ``series`` into a :class:`Volume`: a job whose first progress step carries the
+    partially filled volume (middle slice ready) as ``detail``."""
+    if not series.slices:
+        raise DicomError(f"series {series.key} has no images to load")
+    n = len(series.slices)
+    builder = _Builder(series)
+    reader = _SliceReader(series)
+    loaded = np.zeros(n, dtype=bool)
+    volume = Volume(
+        array=builder.array,
+        geometry=series.geometry,
+        series=series,
+        warnings=list(series.warnings),
+        loaded=loaded,
+        source_files=[s.path for s in series.slices],
+    )
+    failures: list[tuple[int, str]] = []
+    order = load_order(n)
+    multiframe_compressed = series.slices[0].frame is not None and series.slices[0].pixel_offset is None
+    if multiframe_compressed:
+        order = list(range(n))  # decode the file once, frames in order
+    for count, z in enumerate(order, start=1):
+        ref = series.slices[z]
+        try:
+            values, rescaled = reader.read(ref)
+            builder.store(z, values, ref, rescaled)
+        except Exception as exc:  # one bad slice must not lose the others
+            log.debug("slice %d of %s failed", z, ref.path, exc_info=True)
+            failures.append((z, _reason(exc)))
+            builder.array[z] = 0
+        volume.array = builder.array
+        loaded[z] = True
+        if count == 1 or count % PROGRESS_EVERY == 0:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            yield Progress(count, n, f"loaded {count} of {n} slices", detail=volume)
+    reader.release()
+
+    if failures:
+        volume = _drop_failed(volume, failures)
+    yield Progress(n, n, "volume loaded", detail=volume)
+    return volume
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
+
+
+def _drop_failed(volume: Volume, failures: list[tuple[int, str]]) -> Volume:
+    series = volume.series
+    bad = {z for z, _ in failures}
+    if len(bad) == len(series.slices):
+        z, reason = failures[0]
+        raise DicomError(
+            f"no slice of series {series.key} could be decoded; first failure in "
+            f"{series.slices[z].path}: {reason}"
+        )
+    keep = [z for z in range(len(series.slices)) if z not in bad]
+    refs = [series.slices[z] for z in keep]
+    array = volume.array[keep]
+    _, geometry, geo_warnings = assemble_stack(refs, keep_order=True)
+    names = "; ".join(
+        f"{os.path.basename(series.slices[z].path)}"
+        + (f" frame {series.slices[z].frame + 1}" if series.slices[z].frame is not None else "")
+        + f": {reason}"
+        for z, reason in failures[:3]
+    )
+    more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
+    warnings = [w for w in volume.warnings if w.code not in {g.code for g in geo_warnings}]
+    warnings += geo_warnings
+    warnings.append(
+        LoadWarning(
+            SLICE_UNREADABLE,
+            f"{len(failures)} of {len(series.slices)} slice(s) could not be decoded and were "
+            f"left out ({names}{more}); the files may be damaged",
+        )
+    )
+    new_series = replace(series, slices=refs, geometry=geometry, warnings=warnings)
+    return Volume(
+        array=array,
+        geometry=geometry,
+        series=new_series,
+        warnings=warnings,
+        loaded=np.ones(len(refs), dtype=bool),
+        source_files=[r.path for r in refs],
+    )
+
+
+def load_volume(series: SeriesInfo, on_progress=None, cancel=None) -> Volume:
+    """Load ``series`` and return the volume (the blocking face of :func:`load_volume_iter`)."""
+    return run_job(load_volume_iter(series, cancel), on_progress, cancel)

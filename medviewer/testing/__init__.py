@@ -1,0 +1,1 @@
+"""Test and benchmark fixtures: realistic synthetic DICOM series with known ground truth."""
