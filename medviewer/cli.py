@@ -102,7 +102,10 @@ def _print_table(result, out) -> None:
             f"Study {st.study_uid}\n  patient {st.patient_id or '-'}  date {st.study_date or '-'}"
             f"  {st.description}\n"
         )
-        header = f"  {'#':>4} {'mod':<5} {'shape (z,y,x)':<18} {'spacing mm (z,y,x)':<24} {'orient':<9} description"
+        header = (
+            f"  {'#':>4} {'mod':<5} {'shape (z,y,x)':<18} {'spacing mm (z,y,x)':<24} "
+            f"{'orient':<9} description"
+        )
         out.write(header + "\n")
         for s in st.series:
             shape = "x".join(str(v) for v in s.shape[:3])
@@ -183,7 +186,9 @@ def cmd_convert(args) -> int:
     for w in volume.warnings:
         print(f"warning: {w.code}: {w.message}", file=sys.stderr)
     shape = "x".join(str(v) for v in volume.array.shape)
-    print(f"wrote {args.output} ({shape} {volume.array.dtype}, series {series.key})", file=sys.stderr)
+    print(
+        f"wrote {args.output} ({shape} {volume.array.dtype}, series {series.key})", file=sys.stderr
+    )
     return 0
 
 

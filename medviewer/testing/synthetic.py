@@ -195,7 +195,9 @@ def write_series(
     if hu is None:
         hu = head_phantom(n_slices, rows, cols, seed=seed)
     n_slices, rows, cols = hu.shape
-    offsets = list(z_offsets) if z_offsets is not None else [k * spacing[0] for k in range(n_slices)]
+    offsets = (
+        list(z_offsets) if z_offsets is not None else [k * spacing[0] for k in range(n_slices)]
+    )
     normal = _normal(orientation)
     positions = np.array([np.asarray(origin, float) + d * normal for d in offsets])
     stored = np.rint((hu.astype(np.float64) - intercept) / slope).astype(stored_dtype)

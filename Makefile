@@ -1,0 +1,46 @@
+# medviewer: `make run` opens the app on the bundled sample study, `make test` runs every check.
+# Both set up everything first: a virtual environment in .venv with the pinned dependencies
+# and, when run as root on Debian, the system libraries Qt needs.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.medviewer-installed
+
+.PHONY: run test setup system lint bench sample screenshots clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -c "import medviewer, PySide6, pyqtgraph, torch, torchvision, pydicom, SimpleITK, pytorch_grad_cam"
+	@touch $@
+
+system:
+	@bash packaging/install-debian-deps.sh
+
+run: setup system
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(BIN)/medviewer gui $(ARGS); \
+	else \
+		echo "No display found: starting medviewer on a virtual X display (xvfb-run)."; \
+		xvfb-run -a -s "-screen 0 1280x900x24" $(BIN)/medviewer gui $(ARGS); \
+	fi
+
+lint: setup
+	$(BIN)/ruff check medviewer tests benchmarks resources
+	$(BIN)/lint-imports
+
+test: setup system lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/load_series.py
+
+sample: setup
+	$(BIN)/python resources/sample/build_sample.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""The thin Qt layer. Only this package imports PySide6, pyqtgraph and superqt."""

@@ -1,0 +1,36 @@
+"""Start the desktop application."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def configure_pyqtgraph() -> None:
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+def main(paths: Sequence[str] | None = None) -> int:
+    """Open the main window on ``paths`` (the bundled sample study when empty)."""
+    from PySide6 import QtWidgets
+
+    from medviewer.errors import MedviewerError
+    from medviewer.resources import sample_study_dir
+
+    configure_pyqtgraph()
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("medviewer")
+    from medviewer.qt.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    targets = list(paths or [])
+    if not targets:
+        sample = sample_study_dir()
+        if not sample.is_dir():
+            raise MedviewerError(f"the bundled sample study is missing ({sample}); pass a folder")
+        targets = [str(sample)]
+    window.open_paths(targets)
+    return app.exec()

@@ -1,0 +1,5 @@
+"""Qt-free state of an open study and the use-cases the UI calls."""
+
+from medviewer.session.study import StudySession
+
+__all__ = ["StudySession"]

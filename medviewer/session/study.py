@@ -1,0 +1,121 @@
+"""The state of an open study, independent of any GUI.
+
+The Qt layer calls these methods and redraws from the attributes; tests and the command line
+can drive the very same object without Qt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from medviewer.dicom import (
+    ScanResult,
+    SeriesInfo,
+    Volume,
+    Window,
+    default_window,
+    load_volume_iter,
+    presets_for,
+    scan_iter,
+)
+from medviewer.dicom.display import auto_window, header_windows
+from medviewer.errors import DicomError
+from medviewer.jobs import CancelToken, Job, Progress
+
+
+class StudySession:
+    """What is open: the scan result, the chosen series, its volume, slice and window."""
+
+    def __init__(self) -> None:
+        self.scan_result: ScanResult | None = None
+        self.series: SeriesInfo | None = None
+        self.volume: Volume | None = None
+        self.slice_index: int = 0
+        self.window: Window | None = None
+
+    # -- opening -------------------------------------------------------------------------
+    def open_iter(
+        self, paths: Sequence[str | os.PathLike], cancel: CancelToken | None = None
+    ) -> Job[ScanResult]:
+        """Scan ``paths``; afterwards ``scan_result`` holds what was found."""
+        result = yield from scan_iter(paths, cancel)
+        self.scan_result = result
+        return result
+
+    def default_series(self) -> SeriesInfo:
+        """The series to show first: the one with the most voxels."""
+        if self.scan_result is None:
+            raise DicomError("nothing is open yet")
+        series = self.scan_result.largest_series()
+        if series is None:
+            reasons = {s.code for s in self.scan_result.skipped}
+            detail = f" (skipped files: {', '.join(sorted(reasons))})" if reasons else ""
+            raise DicomError(f"no displayable image series found{detail}")
+        return series
+
+    def load_iter(self, series: SeriesInfo, cancel: CancelToken | None = None) -> Job[Volume]:
+        """Load ``series``; the volume becomes current as soon as its middle slice is ready."""
+        self.series = series
+        self.volume = None
+        job = load_volume_iter(series, cancel)
+        first = True
+        while True:
+            try:
+                step = next(job)
+            except StopIteration as stop:
+                volume = stop.value
+                self.volume = volume
+                self.series = volume.series
+                self.slice_index = min(self.slice_index, volume.array.shape[0] - 1)
+                return volume
+            if first and isinstance(step.detail, Volume):
+                first = False
+                self.volume = step.detail
+                self.slice_index = step.detail.array.shape[0] // 2
+                self.window = default_window(series, self.current_slice())
+            yield step
+
+    # -- viewing ---------------------------------------------------------------------------
+    @property
+    def n_slices(self) -> int:
+        return 0 if self.volume is None else int(self.volume.array.shape[0])
+
+    def set_slice(self, index: int) -> int:
+        """Move to slice ``index`` (clamped); returns the index now shown."""
+        if self.n_slices == 0:
+            self.slice_index = 0
+        else:
+            self.slice_index = int(min(max(index, 0), self.n_slices - 1))
+        return self.slice_index
+
+    def current_slice(self) -> np.ndarray:
+        if self.volume is None:
+            raise DicomError("no volume is loaded")
+        return self.volume.array[self.slice_index]
+
+    def available_windows(self) -> list[Window]:
+        """Windows from the file, then the modality presets, then an automatic one."""
+        if self.series is None:
+            return []
+        windows = header_windows(self.series) + list(presets_for(self.series.modality))
+        if self.volume is not None and not self.volume.is_color:
+            windows.append(auto_window(self.current_slice()))
+        return windows
+
+    def set_window(self, window: Window) -> None:
+        self.window = window
+
+    def status_text(self) -> str:
+        if self.volume is None or self.series is None:
+            return ""
+        z, y, x = self.volume.spacing
+        return (
+            f"{self.series.modality} {self.series.description or ''} | slice "
+            f"{self.slice_index + 1}/{self.n_slices} | {x:.3g} x {y:.3g} x {z:.3g} mm"
+        )
+
+
+__all__ = ["StudySession", "Progress"]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the Debian packages Qt 6 needs for a real or virtual (Xvfb) display.
+# Runs only as root on a Debian-like system and only installs what is missing; otherwise it
+# prints what to install and exits 0 (a developer machine usually has them already).
+set -euo pipefail
+
+PACKAGES=(
+  xvfb xauth               # virtual display for `make run` on a headless machine and screenshots
+  libegl1 libgl1 libopengl0 # OpenGL / EGL that QtGui links against
+  libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0
+  libxcb1 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
+  libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxcb-cursor0 libxcb-shm0
+  libxcb-sync1 libxcb-render0 libx11-xcb1 libxrender1 libxi6
+)
+
+if ! command -v dpkg >/dev/null 2>&1; then
+  echo "install-debian-deps: not a Debian system; make sure Qt 6's xcb libraries are installed"
+  exit 0
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-debian-deps: missing ${missing[*]}; run 'sudo apt-get install -y ${missing[*]}'"
+  exit 0
+fi
+echo "install-debian-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

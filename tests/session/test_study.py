@@ -1,0 +1,58 @@
+"""The Qt-free session drives open -> load -> scroll -> window exactly like the UI does."""
+
+import numpy as np
+import pytest
+
+from medviewer.errors import DicomError
+from medviewer.jobs import CancelToken, run_job
+from medviewer.errors import Cancelled
+from medviewer.dicom import Volume
+from medviewer.session import StudySession
+from medviewer.testing.synthetic import write_series
+
+
+@pytest.fixture
+def series_dir(tmp_path):
+    return write_series(tmp_path / "ct", n_slices=9, rows=32, cols=32)
+
+
+def test_open_load_and_navigate(series_dir):
+    session = StudySession()
+    result = run_job(session.open_iter([series_dir.folder]))
+    assert session.scan_result is result
+    series = session.default_series()
+    seen_partial = []
+
+    def watch(step):
+        if isinstance(step.detail, Volume) and not seen_partial:
+            # As soon as the middle slice is in, the session shows it.
+            seen_partial.append(session.slice_index)
+            assert session.volume is step.detail
+
+    volume = run_job(session.load_iter(series), on_progress=watch)
+    assert seen_partial == [4]
+    assert np.array_equal(volume.array, series_dir.values)
+    assert session.set_slice(-5) == 0
+    assert session.set_slice(99) == 8
+    assert np.array_equal(session.current_slice(), series_dir.values[8])
+    assert session.window.name == "File 1"  # the file's own 40/80
+    names = [w.name for w in session.available_windows()]
+    assert names[:2] == ["File 1", "Brain"] and names[-1] == "Auto"
+    assert "slice 9/9" in session.status_text()
+
+
+def test_empty_folder_says_what_was_skipped(tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    session = StudySession()
+    run_job(session.open_iter([tmp_path]))
+    with pytest.raises(DicomError, match="no displayable image series.*not_dicom"):
+        session.default_series()
+
+
+def test_load_can_be_cancelled(series_dir):
+    session = StudySession()
+    run_job(session.open_iter([series_dir.folder]))
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_job(session.load_iter(session.default_series(), cancel=token), cancel=token)
