@@ -44,3 +44,6 @@ sample: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+
+screenshots: setup system
+	xvfb-run -a -s "-screen 0 1280x900x24" $(BIN)/python docs/screenshots/capture.py docs/screenshots

@@ -38,10 +38,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(central)
 
         self.messages = QtWidgets.QListWidget()
-        dock = QtWidgets.QDockWidget("Messages", self)
-        dock.setObjectName("messages")
-        dock.setWidget(self.messages)
-        self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.messages_dock = QtWidgets.QDockWidget("Messages", self)
+        self.messages_dock.setObjectName("messages")
+        self.messages_dock.setWidget(self.messages)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.messages_dock)
+        self.messages_dock.hide()  # shown when there is something to say
 
         toolbar = self.addToolBar("View")
         toolbar.setObjectName("view-toolbar")
@@ -69,6 +70,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_paths(self, paths: Sequence[str]) -> None:
         """Scan ``paths`` in the background, then load the largest series."""
         self.messages.clear()
+        self.messages_dock.hide()
         self.statusBar().showMessage(f"Scanning {', '.join(os.fspath(p) for p in paths)}…")
         self.progress.setVisible(True)
         self._worker = start_job(
@@ -148,6 +150,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
             )
         self.messages.addItem(item)
+        if not self.messages_dock.isVisible():
+            self.messages_dock.show()
+            self.resizeDocks([self.messages_dock], [120], QtCore.Qt.Orientation.Vertical)
 
     # -- viewing ---------------------------------------------------------------------------
     def _fill_windows(self) -> None:
