@@ -95,6 +95,11 @@ def assemble_stack(
             )
         )
     orientation = first.orientation
+    if orientation is not None:
+        try:
+            slice_normal(orientation)
+        except ValueError:  # degenerate (0020,0037): no usable orientation, not a failed scan
+            orientation = None
     have_positions = orientation is not None and all(s.position is not None for s in slices)
 
     if not have_positions:
@@ -111,7 +116,8 @@ def assemble_stack(
             warnings.append(
                 LoadWarning(
                     MISSING_POSITION,
-                    f"{sum(s.position is None for s in slices)} of {len(slices)} images have no "
+                    f"{sum(s.position is None or orientation is None for s in slices)} of "
+                    f"{len(slices)} images have no usable "
                     "(0020,0032) Image Position (Patient) or (0020,0037) Image Orientation; "
                     f"sorted {how} instead, slice spacing may be wrong",
                 )
@@ -119,11 +125,11 @@ def assemble_stack(
         else:
             ordered = list(slices)
         z_sp = _thickness_or_one(first)
-        if orientation is not None and first.position is not None:
+        if orientation is not None and ordered[0].position is not None:
             row = tuple(float(v) for v in orientation[:3])
             col = tuple(float(v) for v in orientation[3:6])
             normal = tuple(float(v) for v in slice_normal(orientation))
-            origin = tuple(float(v) for v in first.position)
+            origin = tuple(float(v) for v in ordered[0].position)  # the first slice shown
             label = orientation_label(orientation)
         else:
             row, col, normal = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)

@@ -7,6 +7,7 @@ Each file becomes either a list of slices plus the series-level facts, or one
 from __future__ import annotations
 
 import logging
+import math
 import os
 import struct
 import warnings
@@ -94,10 +95,13 @@ def _floats(value) -> list[float]:
         if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(
             value, (str, bytes)
         ):
-            return [float(v) for v in value]
-        return [float(value)]
+            vals = [float(v) for v in value]
+        else:
+            vals = [float(value)]
     except (TypeError, ValueError):
         return []
+    # 'nan' / 'inf' in a DS is never a usable position, spacing or rescale: treat as absent
+    return vals if all(math.isfinite(v) for v in vals) else []
 
 
 def _opt_float(value) -> float | None:

@@ -20,6 +20,7 @@ from medviewer.dicom.model import (
     SLICE_UNREADABLE,
     Geometry,
     LoadWarning,
+    PixelFormat,
     SeriesInfo,
     SliceRef,
 )
@@ -119,9 +120,9 @@ def _fits(dtype: np.dtype, lo: float, hi: float) -> bool:
 class _SliceReader:
     """Reads the stored values of one slice; keeps small buffers and the last decoded file."""
 
-    def __init__(self, series: SeriesInfo) -> None:
-        self.fmt = series.pixel_format
-        self.scratch = np.empty(self.fmt.frame_shape, dtype=self.fmt.stored_dtype)
+    def __init__(self, fmt: PixelFormat, *, native: bool = True) -> None:
+        self.fmt = fmt
+        self.scratch = np.empty(fmt.frame_shape if native else (0,), dtype=fmt.stored_dtype)
         self._cached_path: str | None = None
         self._cached: np.ndarray | None = None
         self._cached_ds = None
@@ -162,7 +163,10 @@ class _SliceReader:
             self._cached = self._cached_ds = None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(ref.path)
+                # force: the scan accepts files without the 128-byte preamble / file meta
+                ds = pydicom.dcmread(ref.path, force=True)
+                if not ds.file_meta.get("TransferSyntaxUID") and ref.transfer_syntax:
+                    ds.file_meta.TransferSyntaxUID = ref.transfer_syntax
                 arr = ds.pixel_array
             self._cached_path, self._cached, self._cached_ds = ref.path, arr, ds
         arr, ds = self._cached, self._cached_ds
@@ -212,7 +216,8 @@ class _Builder:
         out = self.array
         if values.ndim == 3 or out.ndim == 4:  # colour: stored as decoded
             if values.dtype != out.dtype and values.dtype.itemsize > out.dtype.itemsize:
-                self.array = out = out.astype(values.dtype)
+                # native byte order: big endian files decode to '>u4', which SimpleITK rejects
+                self.array = out = out.astype(values.dtype.newbyteorder("="))
             out[z] = values
             return
         slope, intercept = (1.0, 0.0) if rescaled else (ref.slope, ref.intercept)
@@ -259,7 +264,7 @@ def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> J
         raise DicomError(f"series {series.key} has no images to load")
     n = len(series.slices)
     builder = _Builder(series)
-    reader = _SliceReader(series)
+    reader = _SliceReader(series.pixel_format)
     loaded = np.zeros(n, dtype=bool)
     volume = Volume(
         array=builder.array,
@@ -271,17 +276,20 @@ def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> J
     )
     failures: list[tuple[int, str]] = []
     order = load_order(n)
-    multiframe_compressed = series.slices[0].frame is not None and series.slices[0].pixel_offset is None
-    if multiframe_compressed:
+    first = series.slices[0]
+    if first.frame is not None and first.pixel_offset is None:
         order = list(range(n))  # decode the file once, frames in order
-    for count, z in enumerate(order, start=1):
+    for count, (z, values, rescaled, error) in enumerate(
+        _read_slices(series, order, reader), start=1
+    ):
         ref = series.slices[z]
-        try:
-            values, rescaled = reader.read(ref)
-            builder.store(z, values, ref, rescaled)
-        except Exception as exc:  # one bad slice must not lose the others
-            log.debug("slice %d of %s failed", z, ref.path, exc_info=True)
-            failures.append((z, _reason(exc)))
+        if error is None:
+            try:
+                builder.store(z, values, ref, rescaled)
+            except Exception as exc:
+                error = _reason(exc)
+        if error is not None:
+            failures.append((z, error))
             builder.array[z] = 0
         volume.array = builder.array
         loaded[z] = True
@@ -297,7 +305,84 @@ def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> J
     return volume
 
 
-def _reason(exc: Exception) -> str:
+# Compressed single-frame series with at least this many pixels are decoded in worker
+# processes: pixel decoders hold the GIL, so threads do not help, processes do (JPEG 2000
+# ~25-37 ms per 512x512 slice). Below it, starting the processes (~1 s) costs more than it saves.
+POOL_MIN_PIXELS = 24_000_000
+
+
+def _read_one(reader: _SliceReader, ref: SliceRef):
+    try:
+        values, rescaled = reader.read(ref)
+        return values, rescaled, None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # one bad slice must not lose the others
+        # BaseException: the Rust decoders (pylibjpeg-rle, ...) raise pyo3's PanicException
+        log.debug("slice of %s failed", ref.path, exc_info=True)
+        return None, False, _reason(exc)
+
+
+def _pool_size(series: SeriesInfo) -> int:
+    """How many decoder processes to use for ``series`` (0: decode in this process)."""
+    cpus = os.cpu_count() or 1
+    first = series.slices[0]
+    fmt = series.pixel_format
+    if cpus < 2 or len(series.slices) * fmt.rows * fmt.cols * fmt.samples < POOL_MIN_PIXELS:
+        return 0
+    if first.pixel_offset is not None or first.frame is not None:
+        return 0  # native data is a plain read; multi-frame files decode once
+    return min(cpus, 8)
+
+
+def _decode_in_worker(args: tuple[str, int, int, int, bool]):
+    """Process-pool entry point: decode one single-frame file; never raises."""
+    path, rows, cols, samples, has_lut = args
+    fmt = PixelFormat(rows, cols, samples, 16, 16, False, "MONOCHROME2")
+    reader = _SliceReader(fmt, native=False)
+    values, rescaled, error = _read_one(reader, SliceRef(path=path, has_modality_lut=has_lut))
+    return (None if values is None else np.ascontiguousarray(values)), rescaled, error
+
+
+def _read_slices(series: SeriesInfo, order: list[int], reader: _SliceReader):
+    """Yield (z, values, rescaled, error) in ``order``; the first slice is always read here."""
+    workers = _pool_size(series)
+    if not workers:
+        for z in order:
+            yield (z, *_read_one(reader, series.slices[z]))
+        return
+    first, rest = order[0], order[1:]
+    yield (first, *_read_one(reader, series.slices[first]))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    fmt = series.pixel_format
+    jobs = [
+        (series.slices[z].path, fmt.rows, fmt.cols, fmt.samples, series.slices[z].has_modality_lut)
+        for z in rest
+    ]
+    done = 0
+    try:
+        ctx = multiprocessing.get_context("spawn")  # safe from any thread, including Qt's
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    except (OSError, ValueError) as exc:
+        log.debug("no decoder processes (%s); decoding in this process", exc)
+        pool = None
+    if pool is not None:
+        try:
+            results = pool.map(_decode_in_worker, jobs, chunksize=4)
+            for z, result in zip(rest, results):
+                yield (z, *result)
+                done += 1
+        except Exception as exc:  # a broken pool must not lose the study: finish here
+            log.debug("decoder processes failed (%s); decoding the rest in this process", exc)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    for z in rest[done:]:
+        yield (z, *_read_one(reader, series.slices[z]))
+
+
+def _reason(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
 
