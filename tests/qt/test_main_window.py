@@ -60,9 +60,7 @@ def test_window_presets_change_levels(window, qtbot):
 def test_folder_without_images_reports_instead_of_crashing(qtbot, tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("not an image")
     shown = []
-    monkeypatch.setattr(
-        "PySide6.QtWidgets.QMessageBox.warning", lambda *a, **k: shown.append(a[2])
-    )
+    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.warning", lambda *a, **k: shown.append(a[2]))
     w = MainWindow()
     qtbot.addWidget(w)
     w.open_paths([str(tmp_path)])
