@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from medviewer.errors import DicomError
-from medviewer.jobs import CancelToken, run_job
-from medviewer.errors import Cancelled
 from medviewer.dicom import Volume
+from medviewer.errors import Cancelled, DicomError
+from medviewer.jobs import CancelToken, run_job
 from medviewer.session import StudySession
 from medviewer.testing.synthetic import write_series
 
