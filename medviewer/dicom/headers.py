@@ -18,6 +18,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from medviewer.dicom.fastheader import read_fast
 from medviewer.dicom.model import (
     CORRUPT,
     NO_PIXEL_DATA,
@@ -145,7 +146,7 @@ def _sop_name(ds) -> str:
     return name if name and name != str(uid) else f"SOP class {uid}"
 
 
-def read_header(path: str) -> FileHeader | DicomDir | Skipped:
+def read_header(path: str, *, fast: bool = True) -> FileHeader | DicomDir | Skipped:
     """Parse the header of ``path`` (no pixel data) into a :class:`FileHeader`.
 
     Returns a :class:`DicomDir` for a DICOMDIR index, a :class:`Skipped` entry for a file
@@ -160,6 +161,13 @@ def read_header(path: str) -> FileHeader | DicomDir | Skipped:
     try:
         with open(path, "rb") as fp, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom's value warnings: not the user's concern
+            parsed = read_fast(fp, size) if fast else None
+            if parsed is not None:
+                try:
+                    return _interpret(path, parsed[0], fp, parsed[1], size)
+                except Exception:  # anything odd: let pydicom have the final word
+                    log.debug("fast header path failed for %s", path, exc_info=True)
+            fp.seek(0)
             try:
                 ds = pydicom.dcmread(fp, stop_before_pixels=True)
             except InvalidDicomError:
@@ -259,10 +267,10 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         return Skipped(path, UNSUPPORTED_SYNTAX, problem)
 
     samples = _opt_int(ds.get("SamplesPerPixel")) or 1
-    bits_alloc = int(ds.BitsAllocated)
+    bits_alloc = int(ds.get("BitsAllocated"))
     fmt = PixelFormat(
-        rows=int(ds.Rows),
-        cols=int(ds.Columns),
+        rows=int(ds.get("Rows")),
+        cols=int(ds.get("Columns")),
         samples=samples,
         bits_allocated=bits_alloc,
         bits_stored=_opt_int(ds.get("BitsStored")) or bits_alloc,
