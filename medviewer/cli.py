@@ -158,6 +158,11 @@ def cmd_convert(args) -> int:
         series = result.find_series(args.series)
     else:
         all_series = result.all_series()
+        if not all_series:
+            raise MedviewerError(
+                f"no image series found in {', '.join(args.paths)} ({len(result.skipped)} "
+                "file(s) skipped; 'medviewer inspect' lists the reasons)"
+            )
         if len(all_series) != 1:
             keys = ", ".join(s.key for s in all_series) or "none found"
             raise MedviewerError(

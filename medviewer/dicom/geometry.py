@@ -176,9 +176,7 @@ def assemble_stack(
         tol = max(SPACING_ABS_TOL_MM, SPACING_REL_TOL * z_sp)
         bad = np.nonzero(np.abs(gaps - z_sp) > tol)[0]
         if bad.size:
-            examples = ", ".join(
-                f"{gaps[i]:.3g} mm after slice {i + 1}" for i in bad[:3]
-            )
+            examples = ", ".join(f"{gaps[i]:.3g} mm after slice {i + 1}" for i in bad[:3])
             more = f" and {bad.size - 3} more" if bad.size > 3 else ""
             warnings.append(
                 LoadWarning(

@@ -34,7 +34,21 @@ log = logging.getLogger(__name__)
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
-LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
+LONG_VRS = {
+    b"OB",
+    b"OW",
+    b"OF",
+    b"OD",
+    b"OL",
+    b"OV",
+    b"SQ",
+    b"UC",
+    b"UN",
+    b"UR",
+    b"UT",
+    b"SV",
+    b"UV",
+}
 SEQ_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 LOSSY_SYNTAXES = {
     "1.2.840.10008.1.2.4.50",  # JPEG baseline
@@ -93,8 +107,10 @@ def _floats(value) -> list[float]:
     if value is None or value == "":
         return []
     try:
-        if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(
-            value, (str, bytes)
+        if (
+            isinstance(value, (list, tuple))
+            or hasattr(value, "__iter__")
+            and not isinstance(value, (str, bytes))
         ):
             vals = [float(v) for v in value]
         else:
@@ -187,9 +203,7 @@ def read_header(path: str, *, fast: bool = True) -> FileHeader | DicomDir | Skip
         return Skipped(path, UNREADABLE, f"cannot read the file: {exc.strerror or exc}")
     except Exception as exc:  # pydicom raises many types on damaged headers
         log.debug("header of %s could not be parsed", path, exc_info=True)
-        return Skipped(
-            path, CORRUPT, f"damaged DICOM header ({type(exc).__name__}: {_short(exc)})"
-        )
+        return Skipped(path, CORRUPT, f"damaged DICOM header ({type(exc).__name__}: {_short(exc)})")
 
 
 def _short(exc: Exception, limit: int = 160) -> str:
@@ -231,7 +245,9 @@ def _decoder_problem(ts: str) -> str | None:
 
 def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | DicomDir | Skipped:
     sop_class = str(ds.get("SOPClassUID", "")) or str(
-        getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "") if hasattr(ds, "file_meta") else ""
+        getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "")
+        if hasattr(ds, "file_meta")
+        else ""
     )
     if sop_class == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds:
         return DicomDir(path, _dicomdir_files(path, ds))
@@ -249,7 +265,9 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         group, elem = struct.unpack(endian + "HH", elem_head[:4])
         tag = (group << 16) | elem
     if ts == "1.2.840.10008.1.2.1.99":
-        tag = 0x7FE00010 if "Rows" in ds else None  # deflated: the stream position is not a file offset
+        tag = (
+            0x7FE00010 if "Rows" in ds else None
+        )  # deflated: the stream position is not a file offset
     if tag not in PIXEL_TAGS:
         return Skipped(
             path,
@@ -279,7 +297,9 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         planar_configuration=_opt_int(ds.get("PlanarConfiguration")) or 0,
     )
     if fmt.rows <= 0 or fmt.cols <= 0:
-        return Skipped(path, CORRUPT, f"image size {fmt.rows} x {fmt.cols} in (0028,0010/0011) is empty")
+        return Skipped(
+            path, CORRUPT, f"image size {fmt.rows} x {fmt.cols} in (0028,0010/0011) is empty"
+        )
     n_frames = _opt_int(ds.get("NumberOfFrames")) or 1
     n_frames = max(1, n_frames)
 
@@ -298,8 +318,12 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         expected = (fmt.rows * fmt.cols * n_frames * per_pixel_bits + 7) // 8
         available = size - (pixel_pos + header_len)
         if length == 0xFFFFFFFF:
-            return Skipped(path, CORRUPT, "native pixel data is encapsulated: the transfer syntax "
-                           "(0002,0010) and the pixel data disagree")
+            return Skipped(
+                path,
+                CORRUPT,
+                "native pixel data is encapsulated: the transfer syntax "
+                "(0002,0010) and the pixel data disagree",
+            )
         if available < expected:
             return Skipped(
                 path,
@@ -367,9 +391,13 @@ def _window(ds) -> tuple[list[float], list[float], list[str]]:
             pass
     n = min(len(centers), len(widths))
     expl_raw = ds.get("WindowCenterWidthExplanation", [])
-    expl = [str(e) for e in expl_raw] if isinstance(expl_raw, (list, tuple)) or hasattr(
-        expl_raw, "__len__"
-    ) and not isinstance(expl_raw, str) else [str(expl_raw)]
+    expl = (
+        [str(e) for e in expl_raw]
+        if isinstance(expl_raw, (list, tuple))
+        or hasattr(expl_raw, "__len__")
+        and not isinstance(expl_raw, str)
+        else [str(expl_raw)]
+    )
     return centers[:n], [w for w in widths[:n]], expl[:n]
 
 

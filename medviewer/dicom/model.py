@@ -211,4 +211,4 @@ class ScanResult:
         series = self.all_series()
         if not series:
             return None
-        return max(series, key=lambda s: (s.n_frames * s.pixel_format.rows * s.pixel_format.cols))
+        return max(series, key=lambda s: s.n_frames * s.pixel_format.rows * s.pixel_format.cols)

@@ -42,7 +42,9 @@ def _walk(path: str, skipped: list[Skipped]) -> Iterator[str]:
         skipped.append(Skipped(path, UNREADABLE, "no such file or folder"))
 
 
-def scan_iter(paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None) -> Job[ScanResult]:
+def scan_iter(
+    paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None
+) -> Job[ScanResult]:
     """Scan ``paths`` (files, folders recursively, DICOMDIRs): a job returning a ScanResult.
 
     Only headers are read. Every file that cannot be used becomes one ``Skipped`` entry.
@@ -124,8 +126,14 @@ def group_headers(headers: list[FileHeader]) -> ScanResult:
 
 def _stack_key(h: FileHeader, orientation) -> tuple:
     fmt = h.pixel_format
-    return (fmt.rows, fmt.cols, fmt.samples, orientation_key(orientation), fmt.bits_allocated,
-            fmt.photometric)
+    return (
+        fmt.rows,
+        fmt.cols,
+        fmt.samples,
+        orientation_key(orientation),
+        fmt.bits_allocated,
+        fmt.photometric,
+    )
 
 
 def _build_stacks(members: list[FileHeader]) -> list[SeriesInfo]:

@@ -30,8 +30,15 @@ from medviewer.jobs import CancelToken, Job, Progress, run_job
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 16
-COLOR_PHOTOMETRICS = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420",
-                      "PALETTE COLOR"}
+COLOR_PHOTOMETRICS = {
+    "RGB",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_ICT",
+    "YBR_RCT",
+    "YBR_PARTIAL_420",
+    "PALETTE COLOR",
+}
 
 
 @dataclass
@@ -141,9 +148,7 @@ class _SliceReader:
             fp.seek(offset)
             got = fp.readinto(memoryview(buf).cast("B"))
         if got != fmt.frame_nbytes:
-            raise DicomError(
-                f"pixel data ends early: read {got} of {fmt.frame_nbytes} bytes"
-            )
+            raise DicomError(f"pixel data ends early: read {got} of {fmt.frame_nbytes} bytes")
         if ref.big_endian and buf.dtype.itemsize > 1:
             buf.byteswap(inplace=True)
         bits = buf.dtype.itemsize * 8
@@ -170,8 +175,11 @@ class _SliceReader:
                 arr = ds.pixel_array
             self._cached_path, self._cached, self._cached_ds = ref.path, arr, ds
         arr, ds = self._cached, self._cached_ds
-        if ref.frame is not None and arr.ndim >= 3 and arr.shape[0] > ref.frame and (
-            arr.ndim == 4 or not self.fmt.is_color
+        if (
+            ref.frame is not None
+            and arr.ndim >= 3
+            and arr.shape[0] > ref.frame
+            and (arr.ndim == 4 or not self.fmt.is_color)
         ):
             frame = arr[ref.frame]
         else:
@@ -243,8 +251,9 @@ class _Builder:
         if slope == 1:
             np.copyto(target, values, casting="unsafe")
         else:
-            np.multiply(values, out.dtype.type(int(slope)), out=target, dtype=out.dtype,
-                        casting="unsafe")
+            np.multiply(
+                values, out.dtype.type(int(slope)), out=target, dtype=out.dtype, casting="unsafe"
+            )
         if intercept:
             np.add(target, out.dtype.type(int(intercept)), out=target)
 

@@ -1,0 +1,293 @@
+"""The command line: inspect (table / JSON), convert (.npy, NIfTI, NRRD, MHA), exit codes."""
+
+import gzip
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from medviewer.cli import main
+from tests.dicom.stacks import write_stack
+
+ORIENTATIONS = {"axial", "coronal", "sagittal", "oblique", "unknown"}
+SKIP_CODES = {"not_dicom", "no_pixel_data", "corrupt", "unsupported_syntax", "unreadable"}
+_T = math.radians(25)
+OBLIQUE = (0.0, 1.0, 0.0, math.sin(_T), 0.0, -math.cos(_T))  # sagittal-ish, tilted 25 degrees
+
+
+def _run(*args, cwd=None):
+    """``python -m medviewer ARGS`` in a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "medviewer", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+def _no_traceback(text: str) -> None:
+    assert "Traceback" not in text, text
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Two patients; one series split in two stacks (mixed sizes); one oblique; a text file."""
+    root = tmp_path_factory.mktemp("study")
+    head = write_stack(root / "head", n=4, patient_id="P1", series_number=1)
+    odd = write_stack(
+        root / "odd",
+        n=2,
+        rows=24,
+        cols=20,
+        origin=(0, 0, 50),
+        seed=4,
+        study_uid=head.study_uid,
+        series_uid=head.series_uid,
+        patient_id="P1",
+    )
+    spine = write_stack(
+        root / "spine",
+        n=3,
+        rows=20,
+        cols=28,
+        modality="MR",
+        intercept=0.0,
+        stored_dtype=np.uint16,
+        orientation=OBLIQUE,
+        patient_id="P2",
+        seed=6,
+    )
+    (root / "notes.txt").write_text("not an image\n" * 10)
+    return root, head, odd, spine
+
+
+# --- inspect -----------------------------------------------------------------------------------
+
+
+def _check_schema(report: dict) -> None:
+    assert set(report) == {"studies", "skipped"}
+    assert isinstance(report["studies"], list) and isinstance(report["skipped"], list)
+    for st in report["studies"]:
+        for key in ("study_uid", "patient_id", "study_date", "description"):
+            assert isinstance(st[key], str), key
+        assert isinstance(st["series"], list) and st["series"]
+        for se in st["series"]:
+            for key in ("series_uid", "modality", "description", "photometric"):
+                assert isinstance(se[key], str), key
+            for key in ("n_files", "n_frames"):
+                assert isinstance(se[key], int) and not isinstance(se[key], bool), key
+            assert len(se["shape"]) == 3 and all(type(v) is int and v > 0 for v in se["shape"])
+            assert len(se["spacing"]) == 3
+            assert all(isinstance(v, float) and v > 0 for v in se["spacing"])
+            assert se["orientation"] in ORIENTATIONS
+            assert se["transfer_syntaxes"] and all(
+                isinstance(t, str) for t in se["transfer_syntaxes"]
+            )
+            for w in se["warnings"]:
+                assert set(w) >= {"code", "message"}
+                assert isinstance(w["code"], str) and isinstance(w["message"], str)
+                assert w["message"]
+    for sk in report["skipped"]:
+        assert set(sk) >= {"path", "reason", "code"}
+        assert all(isinstance(sk[k], str) and sk[k] for k in ("path", "reason", "code"))
+        assert sk["code"] in SKIP_CODES
+
+
+def test_inspect_json_prints_one_object_with_the_schema(study):
+    root, head, odd, spine = study
+    proc = _run("inspect", root, "--json")
+    assert proc.returncode == 0, proc.stderr
+    _no_traceback(proc.stderr)
+    report = json.loads(proc.stdout)  # the whole of stdout is one JSON document
+    assert proc.stdout.strip().startswith("{") and proc.stdout.strip().endswith("}")
+    _check_schema(report)
+
+    studies = {st["study_uid"]: st for st in report["studies"]}
+    assert set(studies) == {head.study_uid, spine.study_uid}
+    assert studies[head.study_uid]["patient_id"] == "P1"
+    assert studies[head.study_uid]["study_date"] == "20260101"
+    stacks = studies[head.study_uid]["series"]
+    assert [se["series_uid"] for se in stacks] == [head.series_uid] * 2
+    assert sorted(se["shape"] for se in stacks) == [[2, 24, 20], [4, 32, 32]]
+    assert all("mixed_sizes" in [w["code"] for w in se["warnings"]] for se in stacks)
+    (mr,) = studies[spine.study_uid]["series"]
+    assert mr["modality"] == "MR" and mr["orientation"] == "oblique"
+    assert mr["n_files"] == mr["n_frames"] == 3
+    assert mr["spacing"] == pytest.approx([2.0, 0.8, 0.8])
+    assert mr["photometric"] == "MONOCHROME2"
+    assert mr["transfer_syntaxes"] == ["1.2.840.10008.1.2.1"]
+    assert [w["code"] for w in mr["warnings"]] == ["oblique"]
+    assert [(os.path.basename(s["path"]), s["code"]) for s in report["skipped"]] == [
+        ("notes.txt", "not_dicom")
+    ]
+
+
+def test_inspect_table(study, capsys):
+    root, head, odd, spine = study
+    assert main(["inspect", str(root)]) == 0
+    out, err = capsys.readouterr()
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+    assert f"Study {head.study_uid}" in out and f"Study {spine.study_uid}" in out
+    assert f"key {head.series_uid}#1" in out and f"key {head.series_uid}#2" in out
+    assert "4x32x32" in out and "2x24x20" in out and "3x20x28" in out
+    assert "oblique" in out and "! mixed_sizes:" in out
+    assert "Skipped 1 file(s)" in out and "notes.txt" in out and "not_dicom" in out
+    assert err == ""
+
+
+def test_inspect_folder_without_images(tmp_path, capsys):
+    (tmp_path / "readme.txt").write_text("hello")
+    assert main(["inspect", "--json", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    _check_schema(report)
+    assert report["studies"] == [] and report["skipped"][0]["code"] == "not_dicom"
+
+
+# --- convert -----------------------------------------------------------------------------------
+
+
+def test_convert_npy_is_ordered_along_the_normal(tmp_path, capsys):
+    folder = tmp_path / "dicom"
+    # Normal towards the feet, names and InstanceNumbers in neither order.
+    truth = write_stack(
+        folder,
+        n=6,
+        orientation=(1, 0, 0, 0, -1, 0),
+        step=2.5,
+        instance_numbers=[3, 6, 1, 5, 2, 4],
+        names=["e.dcm", "b.dcm", "f.dcm", "a.dcm", "d.dcm", "c.dcm"],
+    )
+    out = tmp_path / "volume.npy"
+    assert main(["convert", str(folder), "--series", truth.series_uid, "-o", str(out)]) == 0
+    array = np.load(out)
+    assert array.dtype == np.int16
+    assert np.array_equal(array, truth.values)
+    z = [float(np.dot(p, truth.normal)) for p in truth.positions]
+    assert z == sorted(z)
+    err = capsys.readouterr().err
+    assert "wrote" in err and "6x32x32" in err
+    assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nrrd", ".mha"])
+def test_convert_itk_formats_keep_voxels_and_geometry(study, tmp_path, suffix, capsys):
+    import SimpleITK as sitk
+
+    root, _, _, spine = study
+    out = tmp_path / f"spine{suffix}"
+    assert main(["convert", str(root), "--series", spine.series_uid, "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: oblique:" in err
+    _no_traceback(err)
+    if suffix == ".nii.gz":
+        with gzip.open(out, "rb") as fp:
+            assert len(fp.read(348)) == 348  # really gzip-compressed NIfTI
+
+    image = sitk.ReadImage(str(out))
+    assert np.array_equal(sitk.GetArrayFromImage(image), spine.values)
+    assert image.GetSpacing() == pytest.approx((0.8, 0.8, 2.0), abs=1e-5)  # x, y, z
+    assert image.GetOrigin() == pytest.approx(tuple(spine.positions[0]), abs=1e-4)
+    row, col = np.array(OBLIQUE[:3]), np.array(OBLIQUE[3:])
+    expected = np.column_stack([row, col, np.cross(row, col)])
+    assert np.allclose(np.array(image.GetDirection()).reshape(3, 3), expected, atol=1e-5)
+    # The last voxel lands where DICOM puts it.
+    k, j, i = spine.values.shape[0] - 1, 19, 27
+    point = image.TransformIndexToPhysicalPoint((i, j, k))
+    assert np.allclose(point, spine.positions[k] + i * 0.8 * row + j * 0.8 * col, atol=1e-3)
+
+
+def test_convert_split_series_needs_the_stack_key(study, tmp_path, capsys):
+    root, head, odd, _ = study
+    out = tmp_path / "odd.npy"
+    assert main(["convert", str(root), "--series", head.series_uid, "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{head.series_uid}#1" in err and f"{head.series_uid}#2" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["convert", str(root), "--series", f"{head.series_uid}#2", "-o", str(out)]) == 0
+    assert np.array_equal(np.load(out), odd.values)
+
+
+def test_convert_without_series_picks_the_only_one(tmp_path):
+    truth = write_stack(tmp_path / "d", n=3)
+    out = tmp_path / "v.npy"
+    assert main(["convert", str(tmp_path / "d"), "-o", str(out)]) == 0
+    assert np.array_equal(np.load(out), truth.values)
+
+
+# --- exit codes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown-series",
+        "missing-path",
+        "no-images",
+        "several-series",
+        "missing-output-dir",
+        "inspect-missing-path",
+    ],
+)
+def test_failures_exit_1_with_one_line(study, tmp_path, case, capsys):
+    root = study[0]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = {
+        "unknown-series": ["convert", root, "--series", "1.2.3.999", "-o", tmp_path / "x.npy"],
+        "missing-path": ["convert", tmp_path / "nope", "-o", tmp_path / "x.npy"],
+        "no-images": ["convert", empty, "-o", tmp_path / "x.npy"],
+        "several-series": ["convert", root, "-o", tmp_path / "x.npy"],
+        "missing-output-dir": ["convert", root / "spine", "-o", tmp_path / "no" / "x.npy"],
+        "inspect-missing-path": ["inspect", tmp_path / "nope"],
+    }[case]
+    assert main([str(a) for a in args]) == 1
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("medviewer "), err
+    _no_traceback(err)
+    assert not (tmp_path / "x.npy").exists()
+    expected = {
+        "unknown-series": "not among the scanned files",
+        "missing-path": "no such file or folder",
+        "no-images": "no image series found",
+        "several-series": "choose one with --series",
+        "missing-output-dir": "does not exist",
+        "inspect-missing-path": "no such file or folder",
+    }[case]
+    assert expected in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        ([], 2),
+        (["inspect"], 2),  # PATH missing
+        (["convert", "{root}"], 2),  # -o missing
+        (["convert", "{root}", "-o", "{tmp}/out.png"], 2),  # unknown output format
+        (["frobnicate"], 2),
+        (["convert", "{root}", "--series", "1.2.3.999", "-o", "{tmp}/x.npy"], 1),
+        (["inspect", "{tmp}/nope"], 1),
+        (["inspect", "--json", "{root}"], 0),
+    ],
+)
+def test_exit_codes_of_the_real_process(study, tmp_path, args, code):
+    root = study[0]
+    argv = [a.format(root=root, tmp=tmp_path) for a in args]
+    proc = _run(*argv)
+    assert proc.returncode == code, (argv, proc.stderr)
+    _no_traceback(proc.stderr)
+    if code == 1:
+        assert len(proc.stderr.strip().splitlines()) == 1
+    if code == 2:
+        assert proc.stderr.strip()  # usage or the reason
+        assert proc.stdout == ""
+    if argv and argv[-1].endswith(".png"):
+        assert "cannot tell the output format" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
