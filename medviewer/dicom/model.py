@@ -70,8 +70,11 @@ class PixelFormat:
 
     @property
     def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one decoded frame (palette colour decodes to RGB)."""
         if self.samples > 1:
             return (self.rows, self.cols, self.samples)
+        if self.photometric == "PALETTE COLOR":
+            return (self.rows, self.cols, 3)
         return (self.rows, self.cols)
 
     @property
@@ -80,7 +83,7 @@ class PixelFormat:
 
     @property
     def is_color(self) -> bool:
-        return self.samples > 1
+        return self.samples > 1 or self.photometric == "PALETTE COLOR"
 
 
 @dataclass

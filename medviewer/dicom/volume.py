@@ -124,6 +124,24 @@ def _fits(dtype: np.dtype, lo: float, hi: float) -> bool:
     return info.min <= lo and hi <= info.max
 
 
+def _decode_file(ref: SliceRef):
+    """All frames of ``ref.path`` decoded by pydicom (palette colour applied) and its dataset."""
+    import pydicom
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # force: the scan accepts files without the 128-byte preamble / file meta
+        ds = pydicom.dcmread(ref.path, force=True)
+        if not ds.file_meta.get("TransferSyntaxUID") and ref.transfer_syntax:
+            ds.file_meta.TransferSyntaxUID = ref.transfer_syntax
+        arr = ds.pixel_array
+        if str(ds.get("PhotometricInterpretation", "")).upper() == "PALETTE COLOR":
+            from pydicom.pixels import apply_color_lut
+
+            arr = apply_color_lut(arr, ds)  # indices -> RGB through the file's palette
+    return arr, ds
+
+
 class _SliceReader:
     """Reads the stored values of one slice; keeps small buffers and the last decoded file."""
 
@@ -133,6 +151,7 @@ class _SliceReader:
         self._cached_path: str | None = None
         self._cached: np.ndarray | None = None
         self._cached_ds = None
+        self._cached_error: Exception | None = None
 
     def read(self, ref: SliceRef) -> tuple[np.ndarray, bool]:
         """Return (values, rescaled) where ``rescaled`` says the modality LUT was applied."""
@@ -162,18 +181,18 @@ class _SliceReader:
         return buf
 
     def _read_decoded(self, ref: SliceRef) -> tuple[np.ndarray, bool]:
-        import pydicom
-
         if self._cached_path != ref.path:
-            self._cached = self._cached_ds = None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # force: the scan accepts files without the 128-byte preamble / file meta
-                ds = pydicom.dcmread(ref.path, force=True)
-                if not ds.file_meta.get("TransferSyntaxUID") and ref.transfer_syntax:
-                    ds.file_meta.TransferSyntaxUID = ref.transfer_syntax
-                arr = ds.pixel_array
-            self._cached_path, self._cached, self._cached_ds = ref.path, arr, ds
+            self._cached = self._cached_ds = self._cached_error = None
+            self._cached_path = ref.path
+            try:
+                self._cached, self._cached_ds = _decode_file(ref)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # incl. pyo3 PanicException from Rust decoders
+                self._cached_error = exc  # a multi-frame file fails once, not once per frame
+                raise
+        if self._cached_error is not None:
+            raise self._cached_error
         arr, ds = self._cached, self._cached_ds
         if (
             ref.frame is not None
@@ -196,7 +215,7 @@ class _SliceReader:
         return frame, False
 
     def release(self) -> None:
-        self._cached = self._cached_ds = None
+        self._cached = self._cached_ds = self._cached_error = None
         self._cached_path = None
 
 

@@ -34,7 +34,10 @@ class SliceView(pg.GraphicsLayoutWidget):
     ) -> None:
         """Display ``values`` (rows, cols[, 3]); greyscale through ``window``."""
         if values.ndim == 3:
-            levels = (0, 255) if values.dtype == np.uint8 else (0, float(values.max() or 1))
+            if values.dtype.kind in "ui":
+                levels = (0, float(np.iinfo(values.dtype).max))  # full range of the stored type
+            else:
+                levels = (0, float(values.max() or 1))
             self.image.setImage(values, levels=levels, autoLevels=False)
         else:
             lo, hi = window.levels if window else (float(values.min()), float(values.max()) + 1)

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pydicom
 import pytest
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut
 
 from medviewer.dicom import load_volume, scan
 from medviewer.dicom.model import (
@@ -154,7 +154,10 @@ def _reference_frames(path: str, transfer_syntax: str, cache: dict):
             if not ds.file_meta.get("TransferSyntaxUID"):
                 ds.file_meta.TransferSyntaxUID = transfer_syntax
             try:
-                cache[path] = (ds, ds.pixel_array)
+                pixels = ds.pixel_array
+                if ds.get("PhotometricInterpretation") == "PALETTE COLOR":
+                    pixels = apply_color_lut(pixels, ds)  # the viewer shows the palette's colours
+                cache[path] = (ds, pixels)
             except Exception:
                 cache[path] = (ds, None)
     return cache[path]

@@ -6,7 +6,7 @@ import tracemalloc
 import numpy as np
 import pydicom
 import pytest
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels import apply_color_lut, apply_modality_lut
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
@@ -321,9 +321,36 @@ def test_file_without_preamble_and_meta_loads(testdata):
     series, volume = _load_only(path)
     ds = pydicom.dcmread(path, force=True)
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
-    assert volume.array.shape == (1, 480, 640)
-    assert np.array_equal(volume.array[0], ds.pixel_array)
+    assert volume.array.shape == (1, 480, 640, 3)  # PALETTE COLOR: shown in its colours
+    assert np.array_equal(volume.array[0], apply_color_lut(ds.pixel_array, ds))
+    assert volume.is_color and volume.photometric == "RGB"
     assert SLICE_UNREADABLE not in [w.code for w in volume.warnings]
+
+
+def test_palette_colour_multiframe_is_rgb(testdata):
+    path = testdata("OBXXXX1A_2frame.dcm")
+    _, volume = _load_only(path)
+    ds = pydicom.dcmread(path)
+    expected = apply_color_lut(ds.pixel_array, ds)
+    assert volume.array.shape == (2, 600, 800, 3)
+    assert np.array_equal(volume.array, expected)
+
+
+def test_multiframe_that_fails_to_decode_is_decoded_once(testdata, monkeypatch):
+    from medviewer.dicom import volume as volume_module
+
+    path = testdata("emri_small_RLE.dcm")
+    series = scan([path]).all_series()[0]
+    calls = []
+
+    def broken(ref):
+        calls.append(ref.path)
+        raise ValueError("damaged fragment")
+
+    monkeypatch.setattr(volume_module, "_decode_file", broken)
+    with pytest.raises(DicomError, match="no slice .* could be decoded.*damaged fragment"):
+        volume_module.load_volume(series)
+    assert calls == [path]  # 10 frames, one attempt
 
 
 def test_modality_lut_sequence_is_applied(testdata):
