@@ -17,8 +17,6 @@ from medviewer.errors import MedviewerError
 
 log = logging.getLogger("medviewer")
 
-CONVERT_SUFFIXES = (".npy", ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
-
 
 class _ProgressBar:
     """A one-line text progress bar on stderr, only when stderr is a terminal."""
@@ -135,14 +133,15 @@ def cmd_inspect(args) -> int:
 
 
 def _output_kind(path: str) -> str:
-    lower = path.lower()
-    for suffix in CONVERT_SUFFIXES:
-        if lower.endswith(suffix):
-            return suffix
-    raise _UsageError(
-        f"cannot tell the output format of {path!r}: end it with one of "
-        + ", ".join(CONVERT_SUFFIXES)
-    )
+    from medviewer.dicom.export import OUTPUT_SUFFIXES, output_format
+
+    kind = output_format(path)
+    if kind is None:
+        raise _UsageError(
+            f"cannot tell the output format of {path!r}: end it with one of "
+            + ", ".join(OUTPUT_SUFFIXES)
+        )
+    return kind
 
 
 class _UsageError(Exception):
@@ -150,8 +149,9 @@ class _UsageError(Exception):
 
 
 def cmd_convert(args) -> int:
-    kind = _output_kind(args.output)
+    _output_kind(args.output)  # a usage error (exit 2) before any scanning
     from medviewer.dicom import load_volume
+    from medviewer.dicom.export import write_volume
 
     result = _scan(args.paths)
     if args.series:
@@ -174,20 +174,7 @@ def cmd_convert(args) -> int:
         volume = load_volume(series, on_progress=bar)
     finally:
         bar.close()
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise MedviewerError(f"output folder {out_dir} does not exist")
-    tmp = args.output + ".part" + (kind if kind != ".npy" else "")
-    if kind == ".npy":
-        import numpy as np
-
-        with open(tmp, "wb") as fp:
-            np.save(fp, volume.array)
-    else:
-        import SimpleITK as sitk
-
-        sitk.WriteImage(volume.to_sitk(), tmp, useCompression=kind in (".nii.gz", ".nrrd", ".mha"))
-    os.replace(tmp, args.output)
+    write_volume(volume, args.output)
     for w in volume.warnings:
         print(f"warning: {w.code}: {w.message}", file=sys.stderr)
     shape = "x".join(str(v) for v in volume.array.shape)
@@ -224,15 +211,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("gui", help="open the viewer (on the sample study when no PATH)")
+    p = sub.add_parser(
+        "gui", help="open the viewer (on the sample study when no PATH); also: medviewer PATH"
+    )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func=cmd_gui)
     return parser
 
 
+COMMANDS = ("inspect", "convert", "gui")
+
+
+def _with_default_command(argv: list[str]) -> list[str]:
+    """``medviewer PATH ...`` means ``medviewer gui PATH ...``."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and first not in COMMANDS and os.path.exists(first):
+        i = argv.index(first)
+        return [*argv[:i], "gui", *argv[i:]]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_with_default_command(argv))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -291,3 +291,29 @@ def test_exit_codes_of_the_real_process(study, tmp_path, args, code):
     if argv and argv[-1].endswith(".png"):
         assert "cannot tell the output format" in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_bare_path_opens_the_viewer(monkeypatch, tmp_path):
+    """``medviewer PATH`` is ``medviewer gui PATH``; a typo in a command stays a usage error."""
+    import medviewer.cli as cli_module
+
+    opened = []
+    monkeypatch.setattr(cli_module, "cmd_gui", lambda args: opened.append(args.paths) or 0)
+    parser_defaults = cli_module.build_parser
+    monkeypatch.setattr(
+        cli_module,
+        "build_parser",
+        lambda: _patched_parser(parser_defaults(), cli_module.cmd_gui),
+    )
+    assert cli_module.main([str(tmp_path)]) == 0
+    assert opened == [[str(tmp_path)]]
+    assert cli_module._with_default_command(["inspekt", str(tmp_path)]) == [
+        "inspekt",
+        str(tmp_path),
+    ]
+
+
+def _patched_parser(parser, gui):
+    for action in parser._subparsers._group_actions:
+        action.choices["gui"].set_defaults(func=gui)
+    return parser

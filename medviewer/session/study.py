@@ -14,6 +14,7 @@ import numpy as np
 from medviewer.dicom import (
     ScanResult,
     SeriesInfo,
+    StudyInfo,
     Volume,
     Window,
     default_window,
@@ -35,6 +36,13 @@ class StudySession:
         self.volume: Volume | None = None
         self.slice_index: int = 0
         self.window: Window | None = None
+        self.user_invert: bool = False
+        self.deidentified: bool = False
+        self.cursor: tuple[int, int, int] = (0, 0, 0)
+        """The crosshair: (slice k, row j, column i) of the volume."""
+        from medviewer.session.measure import MeasurementStore
+
+        self.measurements = MeasurementStore()
 
     # -- opening -------------------------------------------------------------------------
     def open_iter(
@@ -74,11 +82,38 @@ class StudySession:
             if first and isinstance(step.detail, Volume):
                 first = False
                 self.volume = step.detail
-                self.slice_index = step.detail.array.shape[0] // 2
+                shape = step.detail.array.shape
+                self.slice_index = shape[0] // 2
+                self.cursor = (shape[0] // 2, shape[1] // 2, shape[2] // 2)
                 self.window = default_window(series, self.current_slice())
             yield step
 
     # -- viewing ---------------------------------------------------------------------------
+    @property
+    def study(self) -> StudyInfo | None:
+        """The study the current series belongs to."""
+        if self.scan_result is None or self.series is None:
+            return None
+        for study in self.scan_result.studies:
+            if study.study_uid == self.series.study_uid:
+                return study
+        return None
+
+    @property
+    def inverted(self) -> bool:
+        """Whether greyscale is drawn inverted: MONOCHROME1, flipped by the user's toggle."""
+        native = bool(self.volume is not None and self.volume.invert)
+        return native != self.user_invert
+
+    def set_cursor(self, k: int, j: int, i: int) -> tuple[int, int, int]:
+        """Move the crosshair (clamped); the acquired plane follows ``k``."""
+        if self.volume is None:
+            return self.cursor
+        shape = self.volume.array.shape
+        self.cursor = tuple(int(min(max(v, 0), n - 1)) for v, n in zip((k, j, i), shape[:3]))
+        self.slice_index = self.cursor[0]
+        return self.cursor
+
     @property
     def n_slices(self) -> int:
         return 0 if self.volume is None else int(self.volume.array.shape[0])
@@ -89,6 +124,7 @@ class StudySession:
             self.slice_index = 0
         else:
             self.slice_index = int(min(max(index, 0), self.n_slices - 1))
+            self.cursor = (self.slice_index, *self.cursor[1:])
         return self.slice_index
 
     def current_slice(self) -> np.ndarray:

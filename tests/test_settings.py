@@ -1,0 +1,218 @@
+"""Settings: defaults, round trip, forgiving load of damaged files, migration, atomic save."""
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from medviewer import settings as settings_mod
+from medviewer.errors import MedviewerError
+from medviewer.settings import (
+    MAX_RECENT,
+    SCHEMA_VERSION,
+    Settings,
+    load_settings,
+    migrate,
+    save_settings,
+    settings_path,
+)
+
+
+@pytest.fixture
+def config_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "config"
+    monkeypatch.setenv("MEDVIEWER_CONFIG_DIR", str(folder))
+    return folder
+
+
+def _write(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+
+
+def test_path_follows_the_environment(config_dir, monkeypatch):
+    assert settings_path() == config_dir / "settings.json"
+    monkeypatch.delenv("MEDVIEWER_CONFIG_DIR")
+    import platformdirs
+
+    assert settings_path() == Path(platformdirs.user_config_dir("medviewer")) / "settings.json"
+
+
+def test_missing_file_gives_defaults_without_warnings(config_dir):
+    settings, warnings = load_settings()
+    assert settings == Settings() and warnings == []
+    assert settings.schema_version == SCHEMA_VERSION == 1
+    assert (settings.layout, settings.cine_fps, settings.overlays_visible) == ("1x1", 10, True)
+    assert settings.deidentified is False and settings.recent == []
+    assert not config_dir.exists()  # loading creates nothing
+
+
+def test_round_trip(config_dir):
+    s = Settings(
+        window_geometry="AdnQywADAAAAAAAA",
+        window_state="AAAA/wAAAAD9",
+        last_folder="/data/ct",
+        overlays_visible=False,
+        deidentified=True,
+        layout="1x3",
+        cine_fps=25,
+        custom_presets=[{"name": "Temporal bone", "center": 700.0, "width": 4000.0}],
+    )
+    s.remember("/data/a")
+    s.remember("/data/b")
+    path = save_settings(s)
+    assert path == config_dir / "settings.json" and path.is_file()
+    loaded, warnings = load_settings()
+    assert warnings == []
+    assert loaded == s
+    assert loaded.recent == ["/data/b", "/data/a"]
+    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+
+
+def test_remember_keeps_most_recent_first_unique_and_ten(tmp_path):
+    s = Settings()
+    for i in range(15):
+        s.remember(f"/p/{i}")
+    s.remember("/p/12")
+    assert s.recent[0] == "/p/12" and len(s.recent) == MAX_RECENT
+    assert len(set(s.recent)) == len(s.recent)
+    assert s.recent[1:4] == ["/p/14", "/p/13", "/p/11"]
+    s.remember(tmp_path / "x" / ".." / "y")
+    assert s.recent[0] == os.path.abspath(tmp_path / "y")
+
+
+def test_corrupt_json_gives_defaults_and_is_copied_aside(config_dir):
+    path = config_dir / "settings.json"
+    _write(path, '{"layout": "1x3", "cine_fps": ')
+    settings, warnings = load_settings()
+    assert settings == Settings()
+    (warning,) = warnings
+    assert str(path) in warning and "not valid JSON" in warning
+    assert "using default settings" in warning and "settings.json.bad" in warning
+    bad = config_dir / "settings.json.bad"
+    assert bad.read_text() == '{"layout": "1x3", "cine_fps": '
+
+
+@pytest.mark.parametrize("content", ["[1, 2, 3]", '"text"', "null", b"\xff\xfe\x00garbage"])
+def test_not_an_object_or_not_text(config_dir, content):
+    path = config_dir / "settings.json"
+    path.parent.mkdir(parents=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    settings, warnings = load_settings()
+    assert settings == Settings() and len(warnings) == 1
+    assert str(path) in warnings[0] and "using default settings" in warnings[0]
+    assert (config_dir / "settings.json.bad").read_bytes() == path.read_bytes()
+
+
+def test_wrong_types_fall_back_per_field_and_keep_the_good_ones(config_dir):
+    path = config_dir / "settings.json"
+    _write(
+        path,
+        {
+            "schema_version": 1,
+            "last_folder": "/data/ct",
+            "layout": "2x2",
+            "cine_fps": "fast",
+            "overlays_visible": "yes",
+            "deidentified": True,
+            "recent": ["/a", 3, "/b", "/a"],
+            "custom_presets": [
+                {"name": "Soft", "center": 40, "width": 400},
+                {"name": "Broken", "center": 40, "width": -1},
+                {"name": "Endless", "center": 40, "width": float("inf")},
+                "nonsense",
+            ],
+            "window_state": 12,
+            "something_new": {"x": 1},
+        },
+    )
+    settings, warnings = load_settings()
+    assert settings.last_folder == "/data/ct" and settings.deidentified is True
+    assert settings.layout == "1x1" and settings.cine_fps == 10
+    assert settings.overlays_visible is True and settings.window_state == ""
+    assert settings.recent == ["/a", "/b"]
+    assert settings.custom_presets == [{"name": "Soft", "center": 40.0, "width": 400.0}]
+    text = "\n".join(warnings)
+    for name in ("layout", "cine_fps", "overlays_visible", "window_state", "recent"):
+        assert f"'{name}'" in text, name
+    assert "3 presets without a name" in text
+    assert "something_new" not in text  # unknown keys are ignored quietly
+    assert all(str(path) in w and "settings.json.bad" in w for w in warnings)
+    assert (config_dir / "settings.json.bad").is_file()
+
+
+def test_out_of_range_values_are_clamped(config_dir):
+    _write(config_dir / "settings.json", {"schema_version": 1, "cine_fps": 500})
+    settings, warnings = load_settings()
+    assert settings.cine_fps == 60
+    assert len(warnings) == 1 and "500 is outside 1..60; using 60" in warnings[0]
+    _write(config_dir / "settings.json", {"schema_version": 1, "cine_fps": 0})
+    assert load_settings()[0].cine_fps == 1
+
+
+def test_save_validates_what_it_writes(config_dir):
+    s = Settings(cine_fps=240, layout="3x3", recent=[f"/r/{i}" for i in range(30)])
+    path = save_settings(s)
+    data = json.loads(path.read_text())
+    assert data["cine_fps"] == 60 and data["layout"] == "1x1"
+    assert data["recent"] == [f"/r/{i}" for i in range(MAX_RECENT)]
+    assert load_settings()[1] == []
+
+
+def test_migrates_version_0(config_dir):
+    old = {"recent_files": ["/old/a", "/old/b"], "layout": "1x3"}
+    assert migrate(old) == {"recent": ["/old/a", "/old/b"], "layout": "1x3", "schema_version": 1}
+    assert "recent_files" in old  # the input is not modified
+    _write(config_dir / "settings.json", old)
+    settings, warnings = load_settings()
+    assert warnings == []
+    assert settings.recent == ["/old/a", "/old/b"] and settings.layout == "1x3"
+    assert settings.schema_version == 1
+    current = {"schema_version": 1, "recent": ["/x"]}
+    assert migrate(current) == current
+
+
+def test_newer_schema_is_read_with_a_warning(config_dir):
+    _write(config_dir / "settings.json", {"schema_version": 7, "layout": "1x3", "hologram": 1})
+    settings, warnings = load_settings()
+    assert settings.layout == "1x3"
+    assert len(warnings) == 1 and "newer medviewer" in warnings[0]
+
+
+def test_save_is_atomic_and_creates_the_folder(config_dir, monkeypatch):
+    path = save_settings(Settings(layout="1x3"))
+    assert path.parent == config_dir
+    before = path.read_text()
+
+    def broken_dump(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(settings_mod.json, "dump", broken_dump)
+    with pytest.raises(MedviewerError, match="could not save the settings .*No space left"):
+        save_settings(Settings(layout="1x1"))
+    assert path.read_text() == before  # the old file is intact
+    assert sorted(p.name for p in config_dir.iterdir()) == ["settings.json"]  # no temp left
+
+
+def test_save_into_an_unwritable_place_says_why(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(MedviewerError, match="could not save the settings to"):
+        save_settings(Settings(), blocker / "sub" / "settings.json")
+
+
+def test_explicit_path_wins_over_the_environment(config_dir, tmp_path):
+    target = tmp_path / "elsewhere" / "s.json"
+    save_settings(Settings(cine_fps=5), target)
+    assert load_settings(target)[0].cine_fps == 5
+    assert not (config_dir / "settings.json").exists()
+
+
+def test_every_field_is_validated():
+    names = {f.name for f in dataclasses.fields(Settings)} - {"schema_version"}
+    assert set(settings_mod._CHECKS) == names
