@@ -137,9 +137,7 @@ def ensure_series(n: int, log=print) -> str:
     os.makedirs(series_dir(n))
     log(f"writing synthetic CT series: {n} slices of {ROWS}x{COLS} int16 ...")
     t0 = time.perf_counter()
-    written = write_series(
-        _dicom_dir(n), n_slices=n, rows=ROWS, cols=COLS, shuffle=True, seed=SEED
-    )
+    written = write_series(_dicom_dir(n), n_slices=n, rows=ROWS, cols=COLS, shuffle=True, seed=SEED)
     truth = written.values.astype(np.int16)
     if not np.array_equal(truth, written.values):
         raise RuntimeError("synthetic truth does not fit int16")
@@ -283,9 +281,7 @@ def time_size(n: int, folder: str, repeats: int, log=print) -> dict[str, list[fl
             if rnd > 0:
                 times[method].append(elapsed)
         label = "warm-up" if rnd == 0 else f"repeat {rnd}/{repeats}"
-        detail = "done" if rnd == 0 else " ".join(
-            f"{m}={times[m][-1]:.3f}s" for m in TIMED_METHODS
-        )
+        detail = "done" if rnd == 0 else " ".join(f"{m}={times[m][-1]:.3f}s" for m in TIMED_METHODS)
         log(f"  ct{n} {label}: {detail}")
     return times
 
@@ -343,9 +339,7 @@ def check_correctness(n: int, folder: str) -> dict:
     out["origin_matches_simpleitk"] = bool(
         np.allclose(np.asarray(volume.geometry.origin), sk_first, atol=1e-3)
     )
-    out["z_spacing_matches_simpleitk"] = bool(
-        abs(volume.geometry.spacing[0] - sk_spacing_z) < 1e-3
-    )
+    out["z_spacing_matches_simpleitk"] = bool(abs(volume.geometry.spacing[0] - sk_spacing_z) < 1e-3)
     del sk, sk_sorted, image
     default = run_sitk(folder, int16=False)
     sk_default = sitk.GetArrayFromImage(default)
@@ -443,17 +437,21 @@ def child_main(method: str, folder: str) -> None:
     else:
         peak_kib, how = maxrss_kib, "ru_maxrss"
     del result
-    print(json.dumps({
-        "method": method,
-        "seconds": elapsed,
-        "baseline_rss_bytes": baseline_kib * 1024,
-        "peak_rss_bytes": peak_kib * 1024,
-        "peak_over_baseline_bytes": (peak_kib - baseline_kib) * 1024,
-        "rss_at_end_over_baseline_bytes": (end_kib - baseline_kib) * 1024,
-        "ru_maxrss_before_bytes": maxrss_before_kib * 1024,
-        "ru_maxrss_bytes": maxrss_kib * 1024,
-        "peak_source": how,
-    }))
+    print(
+        json.dumps(
+            {
+                "method": method,
+                "seconds": elapsed,
+                "baseline_rss_bytes": baseline_kib * 1024,
+                "peak_rss_bytes": peak_kib * 1024,
+                "peak_over_baseline_bytes": (peak_kib - baseline_kib) * 1024,
+                "rss_at_end_over_baseline_bytes": (end_kib - baseline_kib) * 1024,
+                "ru_maxrss_before_bytes": maxrss_before_kib * 1024,
+                "ru_maxrss_bytes": maxrss_kib * 1024,
+                "peak_source": how,
+            }
+        )
+    )
 
 
 def measure_rss(n: int, folder: str, log=print) -> dict:
@@ -461,15 +459,19 @@ def measure_rss(n: int, folder: str, log=print) -> dict:
     for method in RSS_METHODS:
         proc = subprocess.run(
             [sys.executable, os.path.abspath(__file__), "--child", method, folder],
-            capture_output=True, text=True, cwd=REPO,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"child {method} failed:\n{proc.stderr}")
         rec = json.loads(proc.stdout.strip().splitlines()[-1])
         rec["peak_rss_over_voxel_bytes"] = rec["peak_over_baseline_bytes"] / voxel_bytes(n)
         out[method] = rec
-        log(f"  ct{n} peak RSS {method}: {rec['peak_over_baseline_bytes'] / 2**20:.0f} MiB over "
-            f"baseline = {rec['peak_rss_over_voxel_bytes']:.2f}x voxel bytes")
+        log(
+            f"  ct{n} peak RSS {method}: {rec['peak_over_baseline_bytes'] / 2**20:.0f} MiB over "
+            f"baseline = {rec['peak_rss_over_voxel_bytes']:.2f}x voxel bytes"
+        )
     return out
 
 
@@ -529,8 +531,13 @@ def _mem_total_gib() -> float | None:
 
 def _git_commit() -> str | None:
     try:
-        proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, timeout=10)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return proc.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -685,8 +692,7 @@ def profile(n: int, top: int = 20) -> None:
 
     folder = ensure_series(n)
     scan([folder])  # warm
-    for label, fn in (("scan", lambda: scan([folder])),
-                      ("load_volume", None)):
+    for label, fn in (("scan", lambda: scan([folder])), ("load_volume", None)):
         prof = cProfile.Profile()
         if fn is None:
             series = _only_series(scan([folder]))
@@ -709,14 +715,22 @@ def profile(n: int, top: int = 20) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", help="slice counts (default 100 300 1000)")
-    parser.add_argument("--repeats", type=int,
-                        help="warm repeats per size (default 7 up to 300 slices, 3 above)")
-    parser.add_argument("--quick", action="store_true",
-                        help="sizes 100 and 300, 3 repeats; writes results/load_series.quick.json")
+    parser.add_argument(
+        "--repeats", type=int, help="warm repeats per size (default 7 up to 300 slices, 3 above)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="sizes 100 and 300, 3 repeats; writes results/load_series.quick.json",
+    )
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses")
     parser.add_argument("--output", help="result JSON path")
-    parser.add_argument("--profile", type=int, metavar="N",
-                        help="only print a cProfile of medviewer scan and load for N slices")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="only print a cProfile of medviewer scan and load for N slices",
+    )
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -738,22 +752,22 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "benchmark": "load_series",
         "description": "512x512 int16 CT head phantom, shuffled random file names; warm page "
-                       "cache; medians of warm repeats (first run discarded); peak RSS once per "
-                       "method in a fresh subprocess, over the post-import baseline",
+        "cache; medians of warm repeats (first run discarded); peak RSS once per "
+        "method in a fresh subprocess, over the post-import baseline",
         "machine": machine_info(),
         "methods": {
             "file_read": "open + read() every file of the series (the I/O floor)",
             "sitk_int16": "SimpleITK ImageSeriesReader: GetGDCMSeriesFileNames + Execute, "
-                          "output int16",
+            "output int16",
             "sitk_default": "the same with the default output pixel type",
             "sitk_names": "GetGDCMSeriesFileNames alone (SimpleITK's header scan and sort)",
             "pydicom_naive": "dcmread all, sort by ImagePositionPatient[2], "
-                             "np.stack(pixel_array * slope + intercept)",
+            "np.stack(pixel_array * slope + intercept)",
             "mv_total": "medviewer scan([folder]) + load_volume(series)",
             "mv_scan": "medviewer scan([folder]) alone (headers only)",
             "mv_load": "medviewer load_volume(series) alone, series from a prior scan",
             "mv_first": "start of load_volume_iter(series) to its first yield "
-                        "(middle slice filled), scan done beforehand",
+            "(middle slice filled), scan done beforehand",
             "mv_scan_first": "scan + first yield of load_volume_iter",
         },
         "sizes": {},

@@ -1,49 +1,77 @@
-"""Open the app on the sample study and save screenshots (run under Xvfb: `make screenshots`).
+"""Open the app on the sample study and save the README's screenshots.
+
+Run under a real (virtual) X display: `make screenshots` (uses xvfb-run).
 
     python docs/screenshots/capture.py [OUT_DIR]
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from medviewer.qt.app import configure_pyqtgraph
-from medviewer.resources import sample_study_dir
 
-
-def wait(app, predicate, timeout=30.0):
+def wait(app, predicate=lambda: True, timeout=30.0):
     end = time.monotonic() + timeout
     while not predicate() and time.monotonic() < end:
         app.processEvents()
         time.sleep(0.01)
-    for _ in range(10):
+    for _ in range(20):
         app.processEvents()
+        time.sleep(0.01)
 
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
     out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MEDVIEWER_CONFIG_DIR", tempfile.mkdtemp(prefix="mv-shots-"))
+    from medviewer.qt.app import configure_pyqtgraph
+    from medviewer.qt.theme import apply_dark_theme
+    from medviewer.resources import sample_study_dir
+
     configure_pyqtgraph()
     app = QtWidgets.QApplication(sys.argv[:1])
+    apply_dark_theme(app)
     from medviewer.qt.main_window import MainWindow
 
-    window = MainWindow()
-    window.resize(1000, 760)
-    window.show()
+    w = MainWindow()
+    w.resize(1400, 900)
+    w.show()
     done = []
-    window.volume_ready.connect(lambda: done.append(True))
-    window.open_paths([str(sample_study_dir())])
+    w.volume_ready.connect(lambda: done.append(True))
+    w.open_paths([str(sample_study_dir())])
     wait(app, lambda: bool(done))
-    window.grab().save(str(out / "viewer-sample-brain.png"))
-    names = [window.window_box.itemText(i) for i in range(window.window_box.count())]
-    window.window_box.setCurrentIndex(next(i for i, n in enumerate(names) if n.startswith("Bone")))
-    window.show_slice(80)
-    wait(app, lambda: True, 0.2)
-    window.grab().save(str(out / "viewer-sample-bone.png"))
+    wait(app, lambda: not w.browser.thumbnails_pending(), 10)
+    w.grab().save(str(out / "viewer-sample-brain.png"))
+
+    # Measurements on a lower slice, bone window.
+    plane = w.viewer.primary
+    plane.set_index(40)
+    tools = w.viewer.tools[plane.plane]
+    store = w.session.measurements
+    store.add(tools.key, "ruler", ((60.0, 70.0), (60.0, 186.0)))
+    store.add(tools.key, "ellipse", ((120.0, 100.0), (150.0, 140.0)))
+    tools.sync()
+    wait(app)
+    w.grab().save(str(out / "viewer-measurements.png"))
+
+    w.actions["view.layout"].trigger()
+    w.viewer.set_cursor((60, 140, 128))
+    wait(app)
+    w.grab().save(str(out / "viewer-mpr.png"))
+
+    w.actions["tools.tag_browser"].trigger()
+    browser = w.tag_browser
+    browser.resize(900, 600)
+    wait(app, lambda: browser.visible_rows() > 0, 10)
+    browser.set_query("Window")
+    wait(app)
+    browser.grab().save(str(out / "tag-browser.png"))
     print("saved to", out)
     return 0
 

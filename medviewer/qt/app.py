@@ -22,6 +22,9 @@ def main(paths: Sequence[str] | None = None) -> int:
     configure_pyqtgraph()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("medviewer")
+    from medviewer.qt.theme import apply_dark_theme
+
+    apply_dark_theme(app)
     from medviewer.qt.main_window import MainWindow
 
     window = MainWindow()

@@ -1,200 +1,282 @@
-"""The main window: slice view, slice slider, window presets, messages."""
+"""The main window: series browser, viewer area, menus, status bar; opening and loading."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import os
 from collections.abc import Sequence
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from medviewer.dicom import ScanResult, Volume
 from medviewer.jobs import Progress
-from medviewer.qt.slice_view import SliceView
+from medviewer.qt import actions
+from medviewer.qt.commands import CommandsMixin
+from medviewer.qt.series_browser import SeriesBrowser
+from medviewer.qt.viewer_area import ViewerArea
 from medviewer.qt.workers import start_job
 from medviewer.session import StudySession
+from medviewer.settings import Settings, load_settings, save_settings
+
+log = logging.getLogger(__name__)
 
 
-class MainWindow(QtWidgets.QMainWindow):
-    """Opens a study in the background and shows its largest series, middle slice first."""
+class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
+    """Opens studies in the background and shows them; the middle slice comes first."""
 
     volume_ready = QtCore.Signal()
+    series_loading = QtCore.Signal(str)
 
-    def __init__(self, session: StudySession | None = None) -> None:
+    def __init__(self, session: StudySession | None = None, settings: Settings | None = None):
         super().__init__()
         self.session = session or StudySession()
+        if settings is None:
+            settings, problems = load_settings()
+        else:
+            problems = []
+        self.settings = settings
         self.setWindowTitle("medviewer")
-        self.resize(1100, 800)
+        self.resize(1280, 860)
+        self.setAcceptDrops(True)
         self._worker = None
+        self._windows = []
 
-        self.view = SliceView(self)
+        self.viewer = ViewerArea(self.session, self)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Vertical)
         self.slider.setInvertedAppearance(True)
         self.slider.setEnabled(False)
+        self.slider.setToolTip("Slice")
         central = QtWidgets.QWidget()
-        layout = QtWidgets.QHBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.slider)
+        row = QtWidgets.QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.viewer, 1)
+        row.addWidget(self.slider)
         self.setCentralWidget(central)
 
+        self.browser = SeriesBrowser(self)
+        self.browser_dock = self._dock("Series", "series", self.browser, "Left")
         self.messages = QtWidgets.QListWidget()
-        self.messages_dock = QtWidgets.QDockWidget("Messages", self)
-        self.messages_dock.setObjectName("messages")
-        self.messages_dock.setWidget(self.messages)
-        self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.messages_dock)
+        self.messages_dock = self._dock("Messages", "messages", self.messages, "Bottom")
         self.messages_dock.hide()  # shown when there is something to say
 
-        toolbar = self.addToolBar("View")
-        toolbar.setObjectName("view-toolbar")
-        open_action = QtGui.QAction("Open folder…", self)
-        open_action.setShortcut(QtGui.QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self._choose_folder)
-        toolbar.addAction(open_action)
-        toolbar.addWidget(QtWidgets.QLabel("  Window: "))
         self.window_box = QtWidgets.QComboBox()
-        self.window_box.setMinimumWidth(190)
+        self.window_box.setMinimumWidth(200)
         self.window_box.currentIndexChanged.connect(self._window_chosen)
-        toolbar.addWidget(self.window_box)
+        self.fps_box = QtWidgets.QSpinBox()
+        self.fps_box.setRange(1, 60)
+        self.fps_box.setSuffix(" fps")
+        self.fps_box.setValue(self.settings.cine_fps)
+        self.fps_box.valueChanged.connect(self._fps_changed)
+        self.viewer.set_cine_fps(self.settings.cine_fps)
+        self.actions = actions.build(self)
+
+        self.cursor_label = QtWidgets.QLabel()
+        self.statusBar().addWidget(self.cursor_label, 1)
         self.progress = QtWidgets.QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setVisible(False)
-        self.statusBar().addPermanentWidget(self.progress)
+        self.progress.setMaximumWidth(200)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_job)
+        for widget in (self.progress, self.cancel_button):
+            widget.setVisible(False)
+            self.statusBar().addPermanentWidget(widget)
 
-        self.view.scrolled.connect(lambda steps: self.show_slice(self.session.slice_index + steps))
-        self.slider.valueChanged.connect(self.show_slice)
-        for i in range(9):
-            shortcut = QtGui.QShortcut(QtGui.QKeySequence(str(i + 1)), self)
-            shortcut.activated.connect(lambda i=i: self._pick_window(i))
+        self.browser.series_activated.connect(self.load_series)
+        self.slider.valueChanged.connect(self.viewer.set_primary_index)
+        self.viewer.primary_index_changed.connect(self._sync_slider)
+        self.viewer.cursor_info.connect(self.cursor_label.setText)
+        self.viewer.window_changed.connect(lambda _w: self._select_window_entry())
+        self._apply_settings()
+        for problem in problems:
+            self._message(problem, warning=True)
 
-    # -- opening ---------------------------------------------------------------------------
-    def open_paths(self, paths: Sequence[str]) -> None:
-        """Scan ``paths`` in the background, then load the largest series."""
+    def _dock(self, title, name, widget, area) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        where = getattr(QtCore.Qt.DockWidgetArea, f"{area}DockWidgetArea")
+        self.addDockWidget(where, dock)
+        return dock
+
+    # -- opening ----------------------------------------------------------------------------
+    def open_paths(self, paths: Sequence[str | os.PathLike]) -> None:
+        """Scan ``paths`` in the background, list the series, load the largest."""
+        paths = [os.fspath(p) for p in paths]
+        self.cancel_job()
         self.messages.clear()
         self.messages_dock.hide()
-        self.statusBar().showMessage(f"Scanning {', '.join(os.fspath(p) for p in paths)}…")
-        self.progress.setVisible(True)
-        self._worker = start_job(
-            self.session.open_iter(paths),
-            on_progress=self._on_progress,
-            on_done=self._on_scanned,
-            on_error=self._on_error,
-        )
+        for p in paths:
+            self.settings.remember(p)
+        self.settings.last_folder = os.path.dirname(os.path.abspath(paths[0])) if paths else ""
+        self._rebuild_recent()
+        self.statusBar().showMessage(f"Scanning {', '.join(paths)}…")
+        self._run(self.session.open_iter(paths), self._on_scanned)
 
-    def _choose_folder(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open DICOM folder")
-        if folder:
-            self.open_paths([folder])
+    def _run(self, job, on_done) -> None:
+        """Run ``job`` on a worker; callbacks from a worker that is no longer current are
+        dropped, so a cancelled load can never overwrite what the user asked for next."""
+        current: dict = {}
+
+        def guard(callback):
+            def call(value):
+                if self._worker is not None and self._worker is current.get("worker"):
+                    callback(value)
+
+            return call
+
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        worker = start_job(
+            job,
+            on_progress=guard(self._on_progress),
+            on_done=guard(on_done),
+            on_error=guard(self._on_error),
+        )
+        current["worker"] = self._worker = worker
+        worker.finished.connect(self._job_finished)
+
+    def cancel_job(self) -> None:
+        if self._worker is not None:
+            self._worker.quit()
+            self._worker = None
+            self.statusBar().showMessage("Cancelled", 3000)
+        self._job_finished()
+
+    def _job_finished(self) -> None:
+        if self._worker is None or not self._worker.is_running:
+            self.progress.setVisible(False)
+            self.cancel_button.setVisible(False)
 
     def _on_progress(self, step: Progress) -> None:
         if step.total:
             self.progress.setRange(0, step.total)
             self.progress.setValue(step.done)
-        if (
-            isinstance(step.detail, Volume)
-            and self.slider.maximum() != step.detail.array.shape[0] - 1
-        ):
-            self._volume_started()
-        elif isinstance(step.detail, Volume) and self.session.slice_index == step.done - 1:
-            self._refresh()
+        if isinstance(step.detail, Volume):
+            if step.detail is not getattr(self, "_shown_volume", None):
+                self._shown_volume = step.detail
+                self._volume_started()
+            else:
+                self.viewer.refresh()
 
     def _on_scanned(self, result: ScanResult) -> None:
+        self._worker = None
+        self.browser.set_scan_result(result)
         for skipped in result.skipped:
             self._message(f"Skipped {skipped.path}: {skipped.reason}", warning=True)
         try:
             series = self.session.default_series()
-        except Exception as exc:  # no series: say so
+        except Exception as exc:
             self._on_error(str(exc))
             return
+        self.load_series(series.key)
+
+    def load_series(self, key: str) -> None:
+        """Load the series (stack) with this key from the current scan."""
+        if self.session.scan_result is None:
+            return
+        series = self.session.scan_result.find_series(key)
+        self.cancel_job()
+        self.browser.set_current(key)
         for w in series.warnings:
-            self._message(f"{w.code}: {w.message}", warning=True)
+            self._message(f"{series.description or series.modality}: {w.message}", warning=True)
         self.statusBar().showMessage(f"Loading {series.modality} {series.description}…")
-        self._worker = start_job(
-            self.session.load_iter(series),
-            on_progress=self._on_progress,
-            on_done=self._on_loaded,
-            on_error=self._on_error,
-        )
+        self.series_loading.emit(key)
+        self._run(self.session.load_iter(series), self._on_loaded)
 
     def _volume_started(self) -> None:
         volume = self.session.volume
-        n = volume.array.shape[0]
+        self.viewer.volume_started()
+        n = self.viewer.primary.count()
         self.slider.blockSignals(True)
-        self.slider.setRange(0, n - 1)
-        self.slider.setValue(self.session.slice_index)
+        self.slider.setRange(0, max(n - 1, 0))
+        self.slider.setValue(self.viewer.primary.index)
         self.slider.blockSignals(False)
-        self.slider.setEnabled(True)
+        self.slider.setEnabled(n > 1)
         self._fill_windows()
-        self._refresh()
-        self.view.setFocus()
+        study = self.session.study
+        title = study.description if study and study.description else volume.series.modality
+        self.setWindowTitle(f"medviewer — {title}")
+        self.viewer.primary.view.setFocus()
 
     def _on_loaded(self, volume: Volume) -> None:
-        self.progress.setVisible(False)
-        if self.slider.maximum() != volume.array.shape[0] - 1:
+        self._worker = None
+        if volume is not getattr(self, "_shown_volume", None):
+            self._shown_volume = volume
             self._volume_started()
-        extra = [w for w in volume.warnings if w not in self.session.series.warnings]
-        for w in extra:
-            self._message(f"{w.code}: {w.message}", warning=True)
-        self._refresh()
+        for w in volume.warnings:
+            if w not in self.session.scan_result.find_series(volume.series.key).warnings:
+                self._message(w.message, warning=True)
+        self.viewer.refresh()
+        self.statusBar().showMessage(self.session.status_text(), 5000)
         self.volume_ready.emit()
 
     def _on_error(self, message: str) -> None:
-        self.progress.setVisible(False)
+        self._worker = None
+        self._job_finished()
         self._message(message, warning=True)
         self.statusBar().showMessage(message)
-        QtWidgets.QMessageBox.warning(self, "medviewer", message)
+        self.messages_dock.raise_()
 
     def _message(self, text: str, warning: bool = False) -> None:
         item = QtWidgets.QListWidgetItem(text)
         if warning:
-            item.setIcon(
-                self.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
-            )
+            icon = QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning
+            item.setIcon(self.style().standardIcon(icon))
         self.messages.addItem(item)
-        if not self.messages_dock.isVisible():
+        if self.messages_dock.isHidden():
             self.messages_dock.show()
-            self.resizeDocks([self.messages_dock], [120], QtCore.Qt.Orientation.Vertical)
+            self.resizeDocks([self.messages_dock], [110], QtCore.Qt.Orientation.Vertical)
 
-    # -- viewing ---------------------------------------------------------------------------
-    def _fill_windows(self) -> None:
-        self.window_box.blockSignals(True)
-        self.window_box.clear()
-        self._windows = self.session.available_windows()
-        for i, w in enumerate(self._windows):
-            key = f"  [{i + 1}]" if i < 9 else ""
-            self.window_box.addItem(f"{w.name} ({w.center:g}/{w.width:g}){key}")
-        if self.session.window in self._windows:
-            self.window_box.setCurrentIndex(self._windows.index(self.session.window))
-        self.window_box.blockSignals(False)
-
-    def _window_chosen(self, index: int) -> None:
-        if 0 <= index < len(getattr(self, "_windows", [])):
-            self.session.set_window(self._windows[index])
-            self._refresh()
-
-    def _pick_window(self, index: int) -> None:
-        if index < self.window_box.count():
-            self.window_box.setCurrentIndex(index)
-
-    def show_slice(self, index: int) -> None:
-        if self.session.volume is None:
-            return
-        index = self.session.set_slice(index)
+    def _sync_slider(self, index: int) -> None:
         if self.slider.value() != index:
             self.slider.blockSignals(True)
             self.slider.setValue(index)
             self.slider.blockSignals(False)
-        self._refresh()
 
-    def _refresh(self) -> None:
-        volume = self.session.volume
-        if volume is None:
-            return
-        _, row_sp, col_sp = volume.spacing
-        self.view.set_slice(
-            self.session.current_slice(),
-            self.session.window,
-            invert=volume.invert,
-            spacing=(row_sp, col_sp),
-        )
-        loaded = volume.loaded is None or bool(volume.loaded[self.session.slice_index])
-        self.statusBar().showMessage(self.session.status_text() + ("" if loaded else " | loading…"))
+    # -- drag and drop ----------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+            event.acceptProposedAction()
+
+    # -- settings -----------------------------------------------------------------------------
+    def _apply_settings(self) -> None:
+        s = self.settings
+        if s.window_geometry:
+            self.restoreGeometry(QtCore.QByteArray(base64.b64decode(s.window_geometry)))
+        if s.window_state:
+            self.restoreState(QtCore.QByteArray(base64.b64decode(s.window_state)))
+            self.messages_dock.hide()
+        self.actions["view.overlays"].setChecked(s.overlays_visible)
+        self.viewer.set_overlays_visible(s.overlays_visible)
+        self.actions["view.deidentify"].setChecked(s.deidentified)
+        self.session.deidentified = s.deidentified
+        self.actions["view.layout"].setChecked(s.layout == "1x3")
+        self.viewer.set_layout(s.layout)
+        self._rebuild_recent()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.window_geometry = base64.b64encode(bytes(self.saveGeometry())).decode("ascii")
+        s.window_state = base64.b64encode(bytes(self.saveState())).decode("ascii")
+        s.overlays_visible = self.viewer.overlays_visible
+        s.deidentified = self.session.deidentified
+        s.layout = self.viewer.layout_name
+        s.cine_fps = self.viewer.cine_fps
+        try:
+            save_settings(s)
+        except Exception as exc:  # never lose the session over a settings file
+            log.warning("settings not saved: %s", exc)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.cancel_job()
+        self.browser.cancel_thumbnails()
+        self.viewer.set_cine(False)
+        self.save_settings()
+        super().closeEvent(event)

@@ -1,12 +1,18 @@
-"""The main window opens the sample study in the background and shows real slices."""
+"""The main window as a radiologist uses it: open, scroll, window, zoom, MPR, measure, export."""
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from medviewer.dicom import load_volume, scan
 from medviewer.qt.main_window import MainWindow
 from medviewer.resources import sample_study_dir
+from medviewer.session.measure import roi_stats
+from medviewer.testing.synthetic import write_series
+
+from .mouse import drag, hover
+
+Qt = QtCore.Qt
 
 
 @pytest.fixture(scope="module")
@@ -14,57 +20,229 @@ def sample_volume():
     return load_volume(scan([sample_study_dir()]).all_series()[0])
 
 
-@pytest.fixture
-def window(qtbot):
+def open_window(qtbot, paths):
     w = MainWindow()
     qtbot.addWidget(w)
+    w.resize(1200, 800)
     w.show()
+    qtbot.waitExposed(w)
     with qtbot.waitSignal(w.volume_ready, timeout=30_000):
-        w.open_paths([str(sample_study_dir())])
+        w.open_paths(paths)
     return w
 
 
-def test_opens_sample_on_middle_slice_with_brain_window(window, sample_volume):
+@pytest.fixture
+def window(qtbot):
+    return open_window(qtbot, [str(sample_study_dir())])
+
+
+def shown(w, plane=None):
+    view = w.viewer.views[plane] if plane else w.viewer.primary
+    return view.view.image.image
+
+
+def test_opens_sample_on_middle_slice_with_the_files_brain_window(window, sample_volume):
     n = sample_volume.array.shape[0]
-    assert window.session.slice_index == n // 2
-    shown = window.view.image.image
-    assert np.array_equal(shown, sample_volume.array[n // 2])
-    assert window.view.image.levels is not None
-    lo, hi = np.asarray(window.view.image.levels, dtype=float)
-    assert (lo, hi) == (0.0, 80.0)  # BRAIN 40/80 from the file's (0028,1050/1051)
+    assert window.viewer.primary_plane == "axial"
+    assert window.viewer.primary.index == n // 2
+    assert np.array_equal(shown(window), sample_volume.array[n // 2])
+    assert tuple(np.asarray(window.viewer.primary.view.image.levels, float)) == (0.0, 80.0)
     assert window.slider.maximum() == n - 1
-    assert "slice 55/108" in window.statusBar().currentMessage()
+    assert window.browser.series_keys() == [sample_volume.series.key]
+    corners = window.viewer.primary.view
+    assert window.windowTitle() == "medviewer — Head CT (InVesalius sample)"
+    assert corners is not None
 
 
-def test_keys_and_wheel_scroll_slices(window, qtbot, sample_volume):
-    start = window.session.slice_index
-    qtbot.keyClick(window.view, QtCore.Qt.Key.Key_Down)
-    assert window.session.slice_index == start + 1
-    qtbot.keyClick(window.view, QtCore.Qt.Key.Key_PageUp)
-    assert window.session.slice_index == start + 1 - 10
-    assert np.array_equal(window.view.image.image, sample_volume.array[start - 9])
-    window.show_slice(10_000)  # clamped, never out of range
-    assert window.session.slice_index == sample_volume.array.shape[0] - 1
-    assert window.slider.value() == window.slider.maximum()
+def test_keys_wheel_and_slider_scroll(window, qtbot, sample_volume):
+    view = window.viewer.primary.view
+    start = window.viewer.primary.index
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert window.viewer.primary.index == start + 1
+    qtbot.keyClick(view, Qt.Key.Key_PageUp)
+    assert window.viewer.primary.index == start - 9
+    assert np.array_equal(shown(window), sample_volume.array[start - 9])
+    assert window.slider.value() == start - 9
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    assert window.viewer.primary.index == sample_volume.array.shape[0] - 1
+    window.slider.setValue(3)
+    assert window.viewer.primary.index == 3 and window.session.slice_index == 3
 
 
-def test_window_presets_change_levels(window, qtbot):
+def test_left_drag_changes_window_level(window, qtbot):
+    view = window.viewer.primary.view
+    lo0, hi0 = np.asarray(view.image.levels, float)
+    c = (view.width() // 2, view.height() // 2)
+    drag(qtbot, view, Qt.MouseButton.LeftButton, c, (c[0] + 150, c[1]))
+    lo1, hi1 = np.asarray(view.image.levels, float)
+    assert hi1 - lo1 > (hi0 - lo0) * 1.5  # wider
+    assert window.session.window.name == "Custom"
+    assert window.window_box.currentText().startswith("Custom")
+
+
+def test_presets_by_menu_and_number_keys(window, qtbot):
     names = [window.window_box.itemText(i) for i in range(window.window_box.count())]
-    assert any(n.startswith("Bone (600/2800)") for n in names)
-    bone = next(i for i, n in enumerate(names) if n.startswith("Bone"))
-    window.window_box.setCurrentIndex(bone)
-    lo, hi = np.asarray(window.view.image.levels, dtype=float)
-    assert (lo, hi) == (600 - 1400, 600 + 1400)
+    bone = next(i for i, n in enumerate(names) if n.startswith("Bone 600/2800"))
+    window.actions[f"window.preset_{bone + 1}"].trigger()
+    assert tuple(np.asarray(window.viewer.primary.view.image.levels, float)) == (-800.0, 2000.0)
+    window.actions["window.auto"].trigger()
+    assert window.session.window.name == "Auto"
 
 
-def test_folder_without_images_reports_instead_of_crashing(qtbot, tmp_path, monkeypatch):
-    (tmp_path / "notes.txt").write_text("not an image")
-    shown = []
-    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.warning", lambda *a, **k: shown.append(a[2]))
+def test_zoom_pan_and_fit(window, qtbot):
+    view = window.viewer.primary.view
+    assert view.zoom == pytest.approx(1.0, rel=0.02)
+    view.zoom_by(2.0)
+    assert view.zoom == pytest.approx(2.0, rel=0.02)
+    before = view.view_center()
+    view.pan_by(10.0, 0.0)
+    assert view.view_center()[0] == pytest.approx(before[0] + 10.0, abs=0.5)
+    window.actions["view.fit"].trigger()
+    assert view.zoom == pytest.approx(1.0, rel=0.02)
+    assert any("Zoom 100%" in line for line in view.corner_lines("bottom_right"))
+
+
+def test_mpr_layout_shows_three_planes_linked_by_the_crosshair(window, qtbot, sample_volume):
+    window.actions["view.layout"].trigger()
+    assert window.viewer.layout_name == "1x3"
+    for plane in ("axial", "coronal", "sagittal"):
+        assert window.viewer.views[plane].isVisible()
+    k, j, i = window.session.cursor
+    assert np.array_equal(shown(window, "coronal"), sample_volume.array[::-1, j, :])
+    assert np.array_equal(shown(window, "sagittal"), sample_volume.array[::-1, :, i])
+    window.viewer.set_cursor((20, 100, 60))
+    assert window.viewer.views["axial"].index == 20
+    assert np.array_equal(shown(window, "coronal"), sample_volume.array[::-1, 100, :])
+    assert np.array_equal(shown(window, "sagittal"), sample_volume.array[::-1, :, 60])
+    labels = {p: window.viewer.views[p].view.orientation_labels() for p in ("coronal", "sagittal")}
+    assert (labels["coronal"]["left"], labels["coronal"]["top"]) == ("R", "S")
+    assert (labels["sagittal"]["left"], labels["sagittal"]["top"]) == ("A", "S")
+
+
+def test_orientation_labels_of_the_acquired_plane(window):
+    labels = window.viewer.primary.view.orientation_labels()
+    assert labels == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
+
+
+@pytest.fixture
+def known_spacing(tmp_path, qtbot):
+    hu = np.zeros((5, 40, 60), dtype=np.int16)
+    hu[:, 10:20, 20:40] = 100  # a bright block for ROI statistics
+    hu[:, 15, 30] = 400
+    write_series(tmp_path, hu=hu, spacing=(2.0, 0.5, 0.8), shuffle=False)
+    return open_window(qtbot, [str(tmp_path)]), hu[2]
+
+
+def test_ruler_measures_millimetres(known_spacing, qtbot):
+    w, _ = known_spacing
+    plane = w.viewer.primary
+    w.actions["measure.ruler"].trigger()
+    view = plane.view
+    vb = view.view
+
+    def screen(row, col):  # pixel centre (row, col) -> viewport position
+        row_sp, col_sp = plane.image.row_spacing, plane.image.col_spacing
+        p = vb.mapViewToScene(QtCore.QPointF((col + 0.5) * col_sp, (row + 0.5) * row_sp))
+        q = view.mapFromScene(p)
+        return (q.x(), q.y())
+
+    drag(qtbot, view, Qt.MouseButton.LeftButton, screen(10, 10), screen(10, 50), steps=6)
+    (m,) = w.session.measurements.on(w.viewer.tools[plane.plane].key)
+    (p0, p1) = m.points
+    length = ((p1[1] - p0[1]) * 0.8) ** 2 + ((p1[0] - p0[0]) * 0.5) ** 2
+    assert length**0.5 == pytest.approx(40 * 0.8, abs=0.8)  # 40 columns of 0.8 mm
+    assert w.viewer.tools[plane.plane].labels()[0].endswith("mm")
+    w.viewer.tools[plane.plane].selected = m.id
+    w.actions["measure.delete"].trigger()
+    assert w.session.measurements.on(w.viewer.tools[plane.plane].key) == []
+
+
+def test_roi_statistics_match_numpy(known_spacing):
+    w, values = known_spacing
+    tools = w.viewer.tools[w.viewer.primary_plane]
+    m = w.session.measurements.add(tools.key, "rect", ((8.0, 18.0), (22.0, 42.0)))
+    tools.sync()
+    inside = values[8:22, 18:42].astype(float)
+    stats = roi_stats(values, "rect", (8.0, 18.0), (22.0, 42.0), 0.5, 0.8)
+    assert stats.mean == pytest.approx(inside.mean()) and stats.max == 400
+    assert stats.area_mm2 == pytest.approx(inside.size * 0.5 * 0.8)
+    (text,) = tools.labels()
+    assert f"{inside.mean():.1f}" in text and "HU" in text
+    assert w.session.measurements.find(m.id).kind == "rect"
+
+
+def test_cursor_probe_reports_value_and_position(known_spacing, qtbot):
+    w, values = known_spacing
+    plane = w.viewer.primary
+    vb = plane.view.view
+    p = vb.mapViewToScene(QtCore.QPointF((30 + 0.5) * 0.8, (15 + 0.5) * 0.5))
+    q = plane.view.mapFromScene(p)
+    hover(qtbot, plane.view, (q.x(), q.y()))
+    qtbot.waitUntil(lambda: w.cursor_label.text().startswith("400 HU"), timeout=2000)
+    assert "mm" in w.cursor_label.text()
+
+
+def test_png_export_with_and_without_overlays(window, tmp_path):
+    with_text = window.export_png(str(tmp_path / "with.png"), overlays=True)
+    without = window.export_png(str(tmp_path / "without.png"), overlays=False)
+    a, b = QtGui.QImage(with_text), QtGui.QImage(without)
+    assert not a.isNull() and a.size() == b.size()
+    assert a != b  # the text overlays are burnt into one only
+    assert window.viewer.overlays_visible  # restored after the export
+
+
+def test_nifti_export_runs_in_background(window, qtbot, tmp_path, sample_volume):
+    import SimpleITK as sitk
+
+    target = str(tmp_path / "series.nii.gz")
+    window.export_nifti(target)
+    qtbot.waitUntil(lambda: getattr(window, "exported", None) == target, timeout=20_000)
+    image = sitk.ReadImage(target)
+    assert np.array_equal(sitk.GetArrayFromImage(image), sample_volume.array)
+
+
+def test_deidentified_display_hides_patient(window):
+    view = window.viewer.primary.view
+    assert "Anonymous, Cranium" in view.corner_lines("top_left")
+    window.actions["view.deidentify"].trigger()
+    assert "Anonymous, Cranium" not in view.corner_lines("top_left")
+    assert "MV-SAMPLE-0001" not in " ".join(view.corner_lines("top_left"))
+
+
+def test_cancel_during_loading_keeps_the_window_usable(qtbot, tmp_path):
+    write_series(tmp_path, n_slices=120, rows=128, cols=128)
     w = MainWindow()
     qtbot.addWidget(w)
+    w.show()
     w.open_paths([str(tmp_path)])
-    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
-    assert "no displayable image series" in shown[0]
+    qtbot.waitUntil(lambda: w.cancel_button.isVisible(), timeout=5000)
+    w.cancel_button.click()
+    assert not w.progress.isVisible()
+    with qtbot.waitSignal(w.volume_ready, timeout=30_000):
+        w.open_paths([str(sample_study_dir())])
+    assert w.session.volume.array.shape == (108, 256, 256)
+
+
+def test_empty_folder_and_non_dicom_files_give_a_message_not_a_crash(qtbot, tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.open_paths([str(tmp_path)])
+    qtbot.waitUntil(lambda: w.messages.count() >= 2, timeout=10_000)
     texts = [w.messages.item(i).text() for i in range(w.messages.count())]
     assert any("notes.txt" in t and "not a DICOM file" in t for t in texts)
+    assert any("no displayable image series" in t for t in texts)
+    assert w.messages_dock.isVisible()
+
+
+def test_settings_persist_between_sessions(qtbot, tmp_path):
+    w = open_window(qtbot, [str(sample_study_dir())])
+    w.actions["view.layout"].trigger()
+    w.actions["view.overlays"].trigger()
+    w.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.viewer.layout_name == "1x3"
+    assert not again.viewer.overlays_visible
+    assert again.settings.recent[0].endswith("cranium-ct")

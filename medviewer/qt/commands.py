@@ -1,0 +1,212 @@
+"""What the menus and toolbar of the main window do (kept apart from opening and loading)."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6 import QtWidgets
+
+from medviewer import __version__
+from medviewer.dicom.display import auto_window
+from medviewer.dicom.export import write_volume
+from medviewer.jobs import Progress
+
+DICOM_FILTER = "DICOM files (*.dcm *.DCM *.dicom *.ima *.IMA);;All files (*)"
+
+
+class CommandsMixin:
+    """Slots for MainWindow's actions; expects the attributes MainWindow creates."""
+
+    # -- open ---------------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Open DICOM folder", self.settings.last_folder
+        )
+        if folder:
+            self.open_paths([folder])
+
+    def choose_files(self) -> None:
+        files, _ = QtWidgets.QFileDialog.getOpenFileNames(
+            self, "Open DICOM files", self.settings.last_folder, DICOM_FILTER
+        )
+        if files:
+            self.open_paths(files)
+
+    def choose_dicomdir(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self,
+            "Open DICOMDIR",
+            self.settings.last_folder,
+            "DICOMDIR (DICOMDIR dicomdir);;All (*)",
+        )
+        if path:
+            self.open_paths([path])
+
+    def _rebuild_recent(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        for path in self.settings.recent:
+            action = menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
+        menu.setEnabled(bool(self.settings.recent))
+
+    # -- window / level ---------------------------------------------------------------------
+    def _fill_windows(self) -> None:
+        self._windows = self.session.available_windows()
+        self.window_box.blockSignals(True)
+        self.window_box.clear()
+        for i, w in enumerate(self._windows):
+            key = f"   {i + 1}" if i < 9 else ""
+            self.window_box.addItem(f"{w.name} {w.center:g}/{w.width:g}{key}")
+        self.window_box.setEnabled(bool(self._windows))
+        self.window_box.blockSignals(False)
+        self._select_window_entry()
+
+    def _select_window_entry(self) -> None:
+        current = self.session.window
+        index = self._windows.index(current) if current in self._windows else -1
+        self.window_box.blockSignals(True)
+        if index < 0 and current is not None:
+            label = f"Custom {current.center:.0f}/{current.width:.0f}"
+            if self.window_box.count() > len(self._windows):
+                self.window_box.setItemText(len(self._windows), label)
+            else:
+                self.window_box.addItem(label)
+            index = len(self._windows)
+        self.window_box.setCurrentIndex(index)
+        self.window_box.blockSignals(False)
+
+    def _window_chosen(self, index: int) -> None:
+        if 0 <= index < len(self._windows):
+            self.viewer.set_window(self._windows[index])
+
+    def pick_window(self, index: int) -> None:
+        if 0 <= index < len(self._windows):
+            self.window_box.setCurrentIndex(index)
+
+    def auto_window(self) -> None:
+        image = self.viewer.primary.image
+        if image is not None and image.values.ndim == 2:
+            self.viewer.set_window(auto_window(image.values))
+
+    # -- view -------------------------------------------------------------------------------
+    def toggle_layout(self, checked: bool) -> None:
+        self.viewer.set_layout("1x3" if checked else "1x1")
+
+    def fit_views(self) -> None:
+        for view in self.viewer.visible_views():
+            view.view.fit()
+
+    def toggle_invert(self, checked: bool) -> None:
+        self.session.user_invert = checked
+        self.viewer.refresh()
+
+    def toggle_overlays(self, checked: bool) -> None:
+        self.viewer.set_overlays_visible(checked)
+
+    def toggle_deidentified(self, checked: bool) -> None:
+        self.session.deidentified = checked
+        self.viewer.refresh()
+
+    def toggle_cine(self, checked: bool) -> None:
+        self.viewer.set_cine(checked)
+
+    def change_fps(self, delta: int) -> None:
+        self.fps_box.setValue(self.fps_box.value() + delta)
+
+    def _fps_changed(self, fps: int) -> None:
+        self.viewer.set_cine_fps(fps)
+
+    # -- tools --------------------------------------------------------------------------------
+    def set_tool(self, tool: str | None) -> None:
+        self.viewer.set_tool(tool)
+
+    def delete_measurement(self) -> None:
+        if not self.viewer.delete_selected_measurement():
+            self.statusBar().showMessage("Select a measurement first (click on it)", 3000)
+
+    def show_tags(self) -> None:
+        volume = self.session.volume
+        if volume is None:
+            self.statusBar().showMessage("Open a study first", 3000)
+            return
+        from medviewer.qt.tag_browser import TagBrowser
+
+        if getattr(self, "tag_browser", None) is None:
+            self.tag_browser = TagBrowser(self)
+        index = min(self.session.slice_index, len(volume.series.slices) - 1)
+        self.tag_browser.show_file(volume.series.slices[index].path)
+        self.tag_browser.show()
+        self.tag_browser.raise_()
+
+    def show_help(self) -> None:
+        from medviewer.qt.help_dialog import HelpDialog
+
+        HelpDialog(self).exec()
+
+    def show_about(self) -> None:
+        QtWidgets.QMessageBox.about(
+            self,
+            "About medviewer",
+            f"medviewer {__version__}\nAn offline DICOM viewer. No data leaves this computer.",
+        )
+
+    # -- export -------------------------------------------------------------------------------
+    def export_png(self, path: str | None = None, overlays: bool | None = None) -> str | None:
+        """Save the current view (as shown, or without text overlays) as a PNG."""
+        if self.session.volume is None:
+            return None
+        if path is None:
+            path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+                self,
+                "Export view as PNG",
+                os.path.join(self.settings.last_folder, "view.png"),
+                "PNG with overlays (*.png);;PNG without overlays (*.png)",
+            )
+            if not path:
+                return None
+            overlays = "without" not in chosen
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        shown = self.viewer.overlays_visible
+        if overlays is False:
+            self.viewer.set_overlays_visible(False)
+        try:
+            target = self.viewer if self.viewer.layout_name == "1x3" else self.viewer.primary
+            ok = target.grab().save(path, "PNG")
+        finally:
+            self.viewer.set_overlays_visible(shown)
+        if not ok:
+            self._on_error(f"could not write {path}: check the folder exists and is writable")
+            return None
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return path
+
+    def export_nifti(self, path: str | None = None) -> None:
+        """Write the loaded series as NIfTI (in the background)."""
+        volume = self.session.volume
+        if volume is None:
+            return
+        if path is None:
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(
+                self,
+                "Export series",
+                os.path.join(self.settings.last_folder, "series.nii.gz"),
+                "NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd);;MetaImage (*.mha)",
+            )
+            if not path:
+                return
+        if not path.lower().endswith((".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".npy")):
+            path += ".nii.gz"
+
+        def job():
+            yield Progress(0, 1, f"writing {path}")
+            return write_volume(volume, path)
+
+        self._run(job(), lambda written: self._exported(written))
+
+    def _exported(self, written: str) -> None:
+        self._worker = None
+        self._job_finished()
+        self.statusBar().showMessage(f"Saved {written}", 5000)
+        self.exported = written

@@ -1,0 +1,128 @@
+"""One anatomical plane of the open volume: a SliceView plus its overlays and crosshair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from medviewer.qt.slice_view import SliceView
+from medviewer.session import mpr, overlay
+
+CROSSHAIR_PEN = pg.mkPen((80, 200, 255, 160), width=1)
+
+
+class PlaneView(QtWidgets.QFrame):
+    """Shows ``plane`` of the session's volume at ``index``; emits what the user does."""
+
+    index_changed = QtCore.Signal(str, int)
+    crosshair_moved = QtCore.Signal(object)  # (k, j, i) volume indices
+    activated = QtCore.Signal(str)
+
+    def __init__(self, plane: str, session, parent=None) -> None:
+        super().__init__(parent)
+        self.plane = plane
+        self.session = session
+        self.index = 0
+        self.image: mpr.PlaneImage | None = None
+        self.crosshair_visible = False
+        self.setFrameShape(QtWidgets.QFrame.Shape.Box)
+        self.setObjectName("planeView")
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(1, 1, 1, 1)
+        self.view = SliceView(self)
+        layout.addWidget(self.view)
+        self._hline = pg.InfiniteLine(angle=0, pen=CROSSHAIR_PEN, movable=False)
+        self._vline = pg.InfiniteLine(angle=90, pen=CROSSHAIR_PEN, movable=False)
+        for line in (self._hline, self._vline):
+            line.setZValue(20)
+            line.setVisible(False)
+            self.view.view.addItem(line, ignoreBounds=True)
+        self.view.scrolled.connect(lambda steps: self.set_index(self.index + steps))
+        self.view.jump.connect(lambda where: self.set_index(0 if where == 0 else self.count() - 1))
+        self.view.view.scene().sigMouseClicked.connect(self._clicked)
+        self._fitted_shape = None
+
+    # -- state ------------------------------------------------------------------------------
+    def count(self) -> int:
+        volume = self.session.volume
+        return 0 if volume is None else mpr.plane_count(volume, self.plane)
+
+    def set_index(self, index: int, *, emit: bool = True) -> None:
+        n = self.count()
+        if n == 0:
+            return
+        index = int(min(max(index, 0), n - 1))
+        changed = index != self.index
+        self.index = index
+        self.refresh()
+        if changed and emit:
+            self.index_changed.emit(self.plane, index)
+
+    def refresh(self) -> None:
+        """Redraw from the session: image, window, overlays, crosshair."""
+        volume = self.session.volume
+        if volume is None:
+            return
+        self.image = img = mpr.reformat(volume, self.plane, self.index)
+        self.view.set_slice(
+            img.values,
+            self.session.window,
+            invert=self.session.inverted,
+            spacing=(img.row_spacing, img.col_spacing),
+        )
+        if self._fitted_shape != img.values.shape[:2]:
+            self._fitted_shape = img.values.shape[:2]
+            self.view.fit()
+        self.view.set_orientation_labels(overlay.orientation_labels(img.row_cos, img.col_cos))
+        self.update_corner_text()
+        self._place_crosshair()
+
+    def update_corner_text(self) -> None:
+        if self.image is None or self.session.volume is None:
+            return
+        texts = overlay.corner_texts(
+            self.session.study,
+            self.session.volume.series,
+            self.session.volume,
+            self.index,
+            self.session.window,
+            self.view.zoom,
+            self.session.deidentified,
+            plane=self.plane,
+        )
+        loaded = self.session.volume.loaded
+        if loaded is not None and not loaded.all():
+            texts.setdefault("bottom_left", []).append("loading…")
+        self.view.set_corner_text(texts)
+
+    # -- crosshair --------------------------------------------------------------------------
+    def show_crosshair(self, visible: bool) -> None:
+        self.crosshair_visible = visible
+        self._place_crosshair()
+
+    def _place_crosshair(self) -> None:
+        volume = self.session.volume
+        show = self.crosshair_visible and volume is not None and self.image is not None
+        self._hline.setVisible(show)
+        self._vline.setVisible(show)
+        if not show:
+            return
+        _, row, col = mpr.from_index(volume, self.plane, self.session.cursor)
+        self._hline.setValue((row + 0.5) * self.image.row_spacing)
+        self._vline.setValue((col + 0.5) * self.image.col_spacing)
+
+    def _clicked(self, event) -> None:
+        self.activated.emit(self.plane)
+        if not self.crosshair_visible or self.image is None or event.button() != 1:
+            return
+        if self.view.interaction_mode != "navigate":
+            return
+        point = self.view.view.mapSceneToView(event.scenePos())
+        row = int(np.floor(point.y() / self.image.row_spacing))
+        col = int(np.floor(point.x() / self.image.col_spacing))
+        rows, cols = self.image.values.shape[:2]
+        if 0 <= row < rows and 0 <= col < cols:
+            self.crosshair_moved.emit(
+                mpr.to_index(self.session.volume, self.plane, self.index, row, col)
+            )

@@ -1,0 +1,168 @@
+"""Every keyboard shortcut and mouse gesture of the viewer, in one place.
+
+Menus, toolbars, views and the help dialog all read this table, so a key is defined once
+and the help can never disagree with the code. ``keys`` is in Qt's portable text format
+(``"Ctrl+Shift+O"``); mouse gestures have no key and are documented in ``mouse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from PySide6 import QtCore, QtGui
+
+FILE = "File"
+NAVIGATION = "Slices"
+WINDOW = "Window / level"
+VIEW = "View"
+CINE = "Cine"
+MEASURE = "Measurements"
+TOOLS = "Tools and help"
+
+GROUPS: tuple[str, ...] = (FILE, NAVIGATION, WINDOW, VIEW, CINE, MEASURE, TOOLS)
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """One thing the user can do from the keyboard (``keys``) and/or the mouse (``mouse``)."""
+
+    action_id: str
+    keys: str
+    description: str
+    group: str
+    mouse: str = ""
+
+    def key_sequence(self) -> QtGui.QKeySequence:
+        return QtGui.QKeySequence(self.keys) if self.keys else QtGui.QKeySequence()
+
+    def display_keys(self) -> str:
+        """What the help shows: native key names, then the mouse gesture."""
+        parts = []
+        if self.keys:
+            parts.append(self.key_sequence().toString(QtGui.QKeySequence.SequenceFormat.NativeText))
+        if self.mouse:
+            parts.append(self.mouse)
+        return " / ".join(parts)
+
+
+def _presets() -> list[Shortcut]:
+    return [
+        Shortcut(
+            f"window.preset_{i}",
+            str(i),
+            f"Window/level preset {i} (in the order of the window list)",
+            WINDOW,
+        )
+        for i in range(1, 10)
+    ]
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    # File
+    Shortcut("file.open_folder", "Ctrl+O", "Open a folder of DICOM files", FILE),
+    Shortcut("file.open_files", "Ctrl+Shift+O", "Open DICOM files", FILE),
+    Shortcut("file.open_dicomdir", "Ctrl+Shift+D", "Open a DICOMDIR (CD/DVD index)", FILE),
+    Shortcut("file.export_png", "Ctrl+E", "Export the current view as PNG", FILE),
+    Shortcut("file.export_nifti", "Ctrl+Shift+E", "Export the series as NIfTI", FILE),
+    Shortcut("file.quit", "Ctrl+Q", "Quit", FILE),
+    # Slices
+    Shortcut("slice.next", "Down", "Next slice", NAVIGATION, mouse="Wheel down"),
+    Shortcut("slice.previous", "Up", "Previous slice", NAVIGATION, mouse="Wheel up"),
+    Shortcut("slice.next_10", "PgDown", "Forward 10 slices", NAVIGATION),
+    Shortcut("slice.previous_10", "PgUp", "Back 10 slices", NAVIGATION),
+    Shortcut("slice.first", "Home", "First slice", NAVIGATION),
+    Shortcut("slice.last", "End", "Last slice", NAVIGATION),
+    # Window / level
+    *_presets(),
+    Shortcut("window.auto", "A", "Automatic window/level from the current slice", WINDOW),
+    Shortcut(
+        "window.drag",
+        "",
+        "Adjust window/level (across: width, down: level)",
+        WINDOW,
+        mouse="Left-drag",
+    ),
+    Shortcut("view.invert", "I", "Invert greyscale", WINDOW),
+    # View
+    Shortcut("view.fit", "F", "Fit the image to the view", VIEW, mouse="Double-click"),
+    Shortcut("view.zoom", "", "Zoom", VIEW, mouse="Ctrl+wheel / right-drag"),
+    Shortcut("view.pan", "", "Pan", VIEW, mouse="Middle-drag / Space+left-drag"),
+    Shortcut("view.overlays", "O", "Show or hide the text overlays", VIEW),
+    Shortcut("view.deidentify", "D", "Hide or show patient identity in the overlays", VIEW),
+    Shortcut("view.layout", "L", "Switch layout: one view / three views (1x1, 1x3)", VIEW),
+    # Cine
+    Shortcut("cine.play", "P", "Play or pause cine", CINE),
+    Shortcut("cine.faster", "]", "Cine faster", CINE),
+    Shortcut("cine.slower", "[", "Cine slower", CINE),
+    # Measurements
+    Shortcut("measure.ruler", "R", "Ruler (distance in mm)", MEASURE),
+    Shortcut("measure.rect_roi", "Shift+R", "Rectangle ROI (mean, SD, area)", MEASURE),
+    Shortcut("measure.ellipse_roi", "E", "Ellipse ROI (mean, SD, area)", MEASURE),
+    Shortcut("measure.probe", "V", "Probe: value under the cursor", MEASURE),
+    Shortcut("measure.delete", "Del", "Delete the selected measurement", MEASURE),
+    # Tools and help
+    Shortcut("tools.tag_browser", "Ctrl+T", "DICOM tag browser", TOOLS),
+    Shortcut("help.shortcuts", "F1", "Keyboard and mouse shortcuts (this help)", TOOLS),
+)
+
+_BY_ID: dict[str, Shortcut] = {s.action_id: s for s in SHORTCUTS}
+
+
+def by_id(action_id: str) -> Shortcut:
+    """The entry for ``action_id``; :class:`KeyError` naming the known ids if there is none."""
+    try:
+        return _BY_ID[action_id]
+    except KeyError:
+        raise KeyError(f"no shortcut {action_id!r}; known: {', '.join(sorted(_BY_ID))}") from None
+
+
+def key_sequence(action_id: str) -> QtGui.QKeySequence:
+    """The QKeySequence for ``action_id`` (empty for a mouse-only gesture)."""
+    return by_id(action_id).key_sequence()
+
+
+def grouped(shortcuts: Iterable[Shortcut] = SHORTCUTS) -> list[tuple[str, list[Shortcut]]]:
+    """``[(group, [shortcut, ...]), ...]`` in :data:`GROUPS` order, then any other group."""
+    shortcuts = list(shortcuts)
+    order = list(GROUPS) + [s.group for s in shortcuts if s.group not in GROUPS]
+    out = []
+    for group in dict.fromkeys(order):
+        members = [s for s in shortcuts if s.group == group]
+        if members:
+            out.append((group, members))
+    return out
+
+
+def make_action(
+    action_id: str,
+    parent: QtCore.QObject,
+    slot: Callable[..., object] | None = None,
+    *,
+    text: str | None = None,
+    checkable: bool = False,
+) -> QtGui.QAction:
+    """A QAction with this table's key, description as text and "description (key)" tooltip."""
+    entry = by_id(action_id)
+    action = QtGui.QAction(text or entry.description, parent)
+    action.setObjectName(action_id)
+    action.setCheckable(checkable)
+    if entry.keys:
+        action.setShortcut(entry.key_sequence())
+    shown = entry.display_keys()
+    action.setToolTip(f"{entry.description} ({shown})" if shown else entry.description)
+    action.setStatusTip(entry.description)
+    if slot is not None:
+        action.triggered.connect(slot)
+    return action
+
+
+__all__ = [
+    "GROUPS",
+    "SHORTCUTS",
+    "Shortcut",
+    "by_id",
+    "grouped",
+    "key_sequence",
+    "make_action",
+]
