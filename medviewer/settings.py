@@ -48,7 +48,8 @@ class Settings:
     cine_fps : int
         Cine frames per second, 1..60.
     custom_presets : list of dict
-        User windows: ``{"name": str, "center": float, "width": float > 0}``.
+        User windows: ``{"name": str, "center": float, "width": float > 0, "modality": str}``
+        (an empty modality applies to every series).
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -143,6 +144,7 @@ def _check_presets(v: Any) -> tuple[Any, str | None]:
                     "name": p["name"].strip(),
                     "center": float(p["center"]),
                     "width": float(p["width"]),
+                    "modality": str(p.get("modality") or "").strip().upper(),
                 }
             )
     dropped = len(v) - len(good)

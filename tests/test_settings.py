@@ -58,7 +58,9 @@ def test_round_trip(config_dir):
         deidentified=True,
         layout="1x3",
         cine_fps=25,
-        custom_presets=[{"name": "Temporal bone", "center": 700.0, "width": 4000.0}],
+        custom_presets=[
+            {"name": "Temporal bone", "center": 700.0, "width": 4000.0, "modality": "CT"}
+        ],
     )
     s.remember("/data/a")
     s.remember("/data/b")
@@ -136,7 +138,9 @@ def test_wrong_types_fall_back_per_field_and_keep_the_good_ones(config_dir):
     assert settings.layout == "1x1" and settings.cine_fps == 10
     assert settings.overlays_visible is True and settings.window_state == ""
     assert settings.recent == ["/a", "/b"]
-    assert settings.custom_presets == [{"name": "Soft", "center": 40.0, "width": 400.0}]
+    assert settings.custom_presets == [
+        {"name": "Soft", "center": 40.0, "width": 400.0, "modality": ""}
+    ]
     text = "\n".join(warnings)
     for name in ("layout", "cine_fps", "overlays_visible", "window_state", "recent"):
         assert f"'{name}'" in text, name

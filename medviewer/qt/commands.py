@@ -7,7 +7,7 @@ import os
 from PySide6 import QtWidgets
 
 from medviewer import __version__
-from medviewer.dicom.display import auto_window
+from medviewer.dicom.display import Window, auto_window
 from medviewer.dicom.export import write_volume
 from medviewer.jobs import Progress
 
@@ -51,8 +51,51 @@ class CommandsMixin:
         menu.setEnabled(bool(self.settings.recent))
 
     # -- window / level ---------------------------------------------------------------------
+    def _load_custom_windows(self) -> None:
+        self.session.custom_windows = [
+            (p.get("modality", ""), Window(p["center"], p["width"], p["name"]))
+            for p in self.settings.custom_presets
+        ]
+
+    def save_window_preset(self, name: str | None = None) -> None:
+        """Keep the current window as a named preset for this modality (saved in settings)."""
+        window, series = self.session.window, self.session.series
+        if window is None or series is None:
+            return
+        if name is None:
+            name, ok = QtWidgets.QInputDialog.getText(
+                self, "Save window preset", f"Name for {window.center:g}/{window.width:g}:"
+            )
+            if not ok:
+                return
+        name = name.strip()
+        if not name:
+            return
+        self.settings.custom_presets.append(
+            {
+                "name": name,
+                "center": window.center,
+                "width": window.width,
+                "modality": series.modality,
+            }
+        )
+        self._load_custom_windows()
+        self.session.set_window(Window(window.center, window.width, name))
+        self._fill_windows()
+
     def _fill_windows(self) -> None:
+        self._load_custom_windows()
         self._windows = self.session.available_windows()
+        menu = self.window_menu
+        menu.clear()
+        menu.addAction(self.actions["window.auto"])
+        menu.addSeparator()
+        for i, w in enumerate(self._windows):
+            key = f"\t{i + 1}" if i < 9 else ""  # the key is the window-wide preset action's
+            action = menu.addAction(f"{w.name} {w.center:g}/{w.width:g}{key}")
+            action.triggered.connect(lambda _=False, i=i: self.pick_window(i))
+        menu.addSeparator()
+        menu.addAction("Save current window as preset…", self.save_window_preset)
         self.window_box.blockSignals(True)
         self.window_box.clear()
         for i, w in enumerate(self._windows):

@@ -37,6 +37,8 @@ class StudySession:
         self.slice_index: int = 0
         self.window: Window | None = None
         self.user_invert: bool = False
+        self.custom_windows: list[tuple[str, Window]] = []
+        """User presets as (modality or "" for all, window)."""
         self.deidentified: bool = False
         self.cursor: tuple[int, int, int] = (0, 0, 0)
         """The crosshair: (slice k, row j, column i) of the volume."""
@@ -137,6 +139,7 @@ class StudySession:
         if self.series is None:
             return []
         windows = header_windows(self.series) + list(presets_for(self.series.modality))
+        windows += [w for m, w in self.custom_windows if m in ("", self.series.modality)]
         if self.volume is not None and not self.volume.is_color:
             windows.append(auto_window(self.current_slice()))
         return windows

@@ -246,3 +246,18 @@ def test_settings_persist_between_sessions(qtbot, tmp_path):
     assert again.viewer.layout_name == "1x3"
     assert not again.viewer.overlays_visible
     assert again.settings.recent[0].endswith("cranium-ct")
+
+
+def test_custom_window_preset_is_saved_and_offered_again(window, qtbot):
+    from medviewer.dicom import Window
+
+    window.viewer.set_window(Window(55, 120, "Custom"))
+    window.save_window_preset("Posterior fossa")
+    names = [window.window_box.itemText(i) for i in range(window.window_box.count())]
+    assert any(n.startswith("Posterior fossa 55/120") for n in names)
+    menu_texts = [a.text() for a in window.window_menu.actions()]
+    assert any(t.startswith("Posterior fossa 55/120") for t in menu_texts)
+    window.close()  # settings are written on close
+    again = open_window(qtbot, [str(sample_study_dir())])
+    names = [again.window_box.itemText(i) for i in range(again.window_box.count())]
+    assert any(n.startswith("Posterior fossa 55/120") for n in names)
