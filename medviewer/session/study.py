@@ -37,6 +37,7 @@ class StudySession:
         self.slice_index: int = 0
         self.window: Window | None = None
         self.user_invert: bool = False
+        self._generation = 0
         self.custom_windows: list[tuple[str, Window]] = []
         """User presets as (modality or "" for all, window)."""
         self.deidentified: bool = False
@@ -67,9 +68,20 @@ class StudySession:
         return series
 
     def load_iter(self, series: SeriesInfo, cancel: CancelToken | None = None) -> Job[Volume]:
-        """Load ``series``; the volume becomes current as soon as its middle slice is ready."""
-        self.series = series
-        self.volume = None
+        """Load ``series``; the volume becomes current as soon as its middle slice is ready.
+
+        Calling this makes ``series`` the one wanted: a load started earlier (say, cancelled
+        on a worker thread that has not stopped yet) no longer changes the session.
+        """
+        self._generation += 1
+        return self._load(series, cancel, self._generation)
+
+    def _load(self, series: SeriesInfo, cancel, generation: int) -> Job[Volume]:
+        def current() -> bool:
+            return generation == self._generation
+
+        if current():
+            self.series, self.volume = series, None
         job = load_volume_iter(series, cancel)
         first = True
         while True:
@@ -77,17 +89,18 @@ class StudySession:
                 step = next(job)
             except StopIteration as stop:
                 volume = stop.value
-                self.volume = volume
-                self.series = volume.series
-                self.slice_index = min(self.slice_index, volume.array.shape[0] - 1)
+                if current():
+                    self.volume, self.series = volume, volume.series
+                    self.set_cursor(*self.cursor)  # clamp: failed slices may have been dropped
                 return volume
             if first and isinstance(step.detail, Volume):
                 first = False
-                self.volume = step.detail
-                shape = step.detail.array.shape
-                self.slice_index = shape[0] // 2
-                self.cursor = (shape[0] // 2, shape[1] // 2, shape[2] // 2)
-                self.window = default_window(series, self.current_slice())
+                if current():
+                    shape = step.detail.array.shape
+                    self.volume = step.detail
+                    self.slice_index = shape[0] // 2
+                    self.cursor = (shape[0] // 2, shape[1] // 2, shape[2] // 2)
+                    self.window = default_window(series, self.current_slice())
             yield step
 
     # -- viewing ---------------------------------------------------------------------------

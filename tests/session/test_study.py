@@ -55,3 +55,20 @@ def test_load_can_be_cancelled(series_dir):
     token.cancel()
     with pytest.raises(Cancelled):
         run_job(session.load_iter(session.default_series(), cancel=token), cancel=token)
+
+
+def test_a_superseded_load_no_longer_changes_the_session(tmp_path):
+    first = write_series(tmp_path / "a", n_slices=5, rows=16, cols=16)
+    second = write_series(tmp_path / "b", n_slices=7, rows=16, cols=16)
+    session = StudySession()
+    run_job(session.open_iter([tmp_path]))
+    by_size = {s.n_frames: s for s in session.scan_result.all_series()}
+    stale = session.load_iter(by_size[5])
+    next(stale)  # the old load is under way on some worker...
+    volume = run_job(session.load_iter(by_size[7]))  # ...when the user picks another series
+    for _ in stale:  # the old worker finishes late
+        pass
+    assert session.volume is volume
+    assert np.array_equal(session.volume.array, second.values)
+    assert session.series.key == by_size[7].key
+    assert first.values.shape[0] == 5
