@@ -1,0 +1,1 @@
+"""The AI engine: model packages, inference and explanations. Imports torch lazily."""

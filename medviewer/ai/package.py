@@ -1,0 +1,158 @@
+"""Load a model package safely: check the manifest and the weights' sha256, never unpickle code.
+
+A package folder holds ``manifest.json``, the weights (``.safetensors`` preferred, or a plain
+state_dict loaded with ``torch.load(weights_only=True)``) and ``MODEL_CARD.md``. Files are only
+read, never modified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from medviewer.ai.manifest import Manifest, read_manifest
+from medviewer.errors import ModelError
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fp:
+        while block := fp.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_state_dict(path: Path) -> dict:
+    """Tensors from ``path``; pickles that would construct arbitrary objects are refused."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as exc:
+            raise ModelError(f"{path}: not a valid safetensors file ({exc})") from None
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for code-running pickles, others for junk
+        raise ModelError(
+            f"{path}: refused — the weights file holds pickled Python objects beyond plain "
+            "tensors (loading it could run code). Re-save the model as safetensors or as a "
+            f"plain state_dict ({type(exc).__name__})"
+        ) from None
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        raise ModelError(f"{path}: expected a state_dict (names -> tensors)")
+    return state
+
+
+@dataclass
+class LoadedModel:
+    """A ready network with its card; ``lock`` serialises CAM hooks on the shared module."""
+
+    manifest: Manifest
+    module: object
+    folder: Path
+    device: str = "cpu"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def sha256(self) -> str:
+        return self.manifest.sha256
+
+    def to(self, device: str) -> LoadedModel:
+        self.module = self.module.to(device)
+        self.device = device
+        return self
+
+    # -- preprocessing ------------------------------------------------------------------------
+    def preprocess(self, values: np.ndarray, *, invert: bool = False) -> np.ndarray:
+        """One slice (rows, cols[, 3]) -> float32 (channels, H, W) exactly as the model sees it.
+
+        CT windows map HU to [0, 1] per channel; percentile normalisation maps the slice's own
+        low/high percentiles to [0, 1]. Colour is reduced to luminance unless the model takes 3
+        channels of percentile input. MONOCHROME1 is inverted when the card asks for it. The
+        slice is resized (bilinear, no crop) to the input size; :meth:`to_slice` undoes it.
+        """
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+
+        m = self.manifest
+        pre = m.preprocessing
+        arr = np.asarray(values, dtype=np.float32)
+        if arr.ndim == 3 and not (pre.kind == "percentile" and m.channels == 3):
+            arr = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if arr.ndim == 2:
+            if pre.kind == "ct_windows":
+                planes = [np.clip((arr - (c - w / 2.0)) / w, 0.0, 1.0) for c, w in pre.windows]
+            else:
+                planes = [self._percentile(arr)]
+            if invert and pre.invert_monochrome1:
+                planes = [1.0 - p for p in planes]
+            stack = np.stack(planes)
+        else:
+            stack = np.stack([self._percentile(arr[..., c]) for c in range(3)])
+        if stack.shape[0] == 1 and m.channels == 3:
+            stack = np.repeat(stack, 3, axis=0)
+        tensor = torch.from_numpy(np.ascontiguousarray(stack))[None]
+        resized = F.interpolate(tensor, size=m.input_size, mode="bilinear", align_corners=False)
+        return resized[0].numpy()
+
+    def _percentile(self, arr: np.ndarray) -> np.ndarray:
+        pre = self.manifest.preprocessing
+        lo, hi = np.percentile(arr, (pre.low, pre.high))
+        if hi <= lo:
+            hi = lo + 1.0
+        return np.clip((arr - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+    def to_slice(self, heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """A map in model-input pixels (or any grid) -> float32 aligned with the slice."""
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+
+        t = torch.from_numpy(np.ascontiguousarray(heat, dtype=np.float32))[None, None]
+        out = F.interpolate(t, size=tuple(shape), mode="bilinear", align_corners=False)
+        return out[0, 0].numpy()
+
+
+def load_package(folder: str | Path, device: str = "cpu") -> LoadedModel:
+    """Validate and load the package in ``folder`` onto ``device``."""
+    import torch
+
+    from medviewer.ai.builders import build, find_module
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    weights = folder / manifest.weights_file
+    if not weights.is_file():
+        raise ModelError(
+            f"{folder}: weights file {manifest.weights_file!r} named in the manifest is missing"
+        )
+    actual = sha256_of(weights)
+    if actual != manifest.sha256:
+        raise ModelError(
+            f"{weights}: sha256 {actual[:12]}… does not match the manifest's "
+            f"{manifest.sha256[:12]}…; the file is damaged or not the one the card describes"
+        )
+    state = load_state_dict(weights)
+    net = build(manifest.architecture, manifest.channels, len(manifest.classes))
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(
+            f"{weights}: weights do not fit a {manifest.architecture} with "
+            f"{manifest.channels} channel(s) and {len(manifest.classes)} classes "
+            f"({first})"
+        ) from None
+    find_module(net, manifest.cam_target_layer)
+    if manifest.attention_layer:
+        find_module(net, manifest.attention_layer)
+    net.eval()
+    with torch.no_grad():
+        net.to(device)
+    return LoadedModel(manifest=manifest, module=net, folder=folder, device=device)
