@@ -18,7 +18,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-from medviewer.dicom.fastheader import read_fast
+from medviewer.dicom.fastheader import LONG_VRS, PIXEL_TAGS, read_fast
 from medviewer.dicom.model import (
     CORRUPT,
     NO_PIXEL_DATA,
@@ -33,22 +33,6 @@ from medviewer.dicom.model import (
 log = logging.getLogger(__name__)
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
-LONG_VRS = {
-    b"OB",
-    b"OW",
-    b"OF",
-    b"OD",
-    b"OL",
-    b"OV",
-    b"SQ",
-    b"UC",
-    b"UN",
-    b"UR",
-    b"UT",
-    b"SV",
-    b"UV",
-}
 SEQ_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 LOSSY_SYNTAXES = {
     "1.2.840.10008.1.2.4.50",  # JPEG baseline
