@@ -1,0 +1,386 @@
+"""The AI dock: run the classifier in the background, read the results, explain them.
+
+Tiny random-weight packages (64 x 64 input) in a temporary MEDVIEWER_DATA_DIR; synthetic CTs.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from medviewer.jobs import run_job
+from medviewer.qt.ai_panel import RESEARCH_NOTICE, AIPanel
+from medviewer.session import StudySession
+from medviewer.testing.synthetic import write_series
+from medviewer.testing.tiny_model import make_package
+
+TINY = "tiny-ct:1.0.0"
+RESNET = "tiny-resnet:1.0.0"
+BROKEN = "broken-ct:1.0.0"
+RUN_TIMEOUT = 120_000
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory):
+    data = tmp_path_factory.mktemp("ai-data")
+    models = data / "models"
+    make_package(models / "tiny-ct" / "1.0.0", input_size=(64, 64))
+    make_package(
+        models / "tiny-resnet" / "1.0.0",
+        name="tiny-resnet",
+        architecture="resnet18",
+        input_size=(64, 64),
+    )
+    broken = make_package(models / "broken-ct" / "1.0.0", name="broken-ct", input_size=(64, 64))
+    weights = broken / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-16] + b"\0" * 16)  # sha256 no longer matches
+    bundled = tmp_path_factory.mktemp("ai-bundled")  # no bundled models in these tests
+    return data, bundled
+
+
+@pytest.fixture(autouse=True)
+def _models_env(model_dirs, monkeypatch):
+    data, bundled = model_dirs
+    monkeypatch.setenv("MEDVIEWER_DATA_DIR", str(data))
+    monkeypatch.setenv("MEDVIEWER_MODELS", str(bundled))
+
+
+def _session(folder) -> StudySession:
+    session = StudySession()
+    run_job(session.open_iter([str(folder)]))
+    run_job(session.load_iter(session.default_series()))
+    return session
+
+
+@pytest.fixture(scope="module")
+def series8(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ct8")
+    write_series(folder, n_slices=8, rows=48, cols=48)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def series40(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ct40")
+    write_series(folder, n_slices=40, rows=96, cols=96)
+    return folder
+
+
+def make_panel(qtbot, session, ref=TINY) -> AIPanel:
+    panel = AIPanel(session)
+    qtbot.addWidget(panel)
+    panel.resize(360, 900)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_volume_changed()
+    i = panel.model_box.findData(ref)
+    assert i >= 0, [panel.model_box.itemData(j) for j in range(panel.model_box.count())]
+    panel.model_box.setCurrentIndex(i)
+    panel.device_box.setCurrentIndex(panel.device_box.findData("cpu"))
+    return panel
+
+
+def run_to_end(qtbot, panel):
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        assert panel.run()
+    return blocker.args[0]
+
+
+@pytest.fixture
+def panel8(qtbot, series8):
+    return make_panel(qtbot, _session(series8))
+
+
+def test_research_notice_is_always_visible(panel8):
+    assert panel8.notice.isVisible()
+    assert RESEARCH_NOTICE in panel8.notice.text()
+    assert RESEARCH_NOTICE == "Research use only — not for diagnosis"
+
+
+def test_models_are_listed_from_their_manifests(panel8):
+    refs = [panel8.model_box.itemData(i) for i in range(panel8.model_box.count())]
+    assert {TINY, RESNET, BROKEN} <= set(refs)
+    assert [panel8.device_box.itemText(i) for i in range(panel8.device_box.count())] == [
+        "auto",
+        "cpu",
+        "cuda",
+        "mps",
+    ]
+    classes = [panel8.target_box.itemData(i) for i in range(panel8.target_box.count())]
+    assert classes == [None, "no lesion", "lesion"]  # None: the predicted class
+
+
+def test_run_classifies_every_slice_and_plots_them(qtbot, panel8):
+    steps = []
+    panel8.progress.valueChanged.connect(steps.append)
+    result = run_to_end(qtbot, panel8)
+    assert result is not None
+    n = panel8.session.n_slices
+    probs = panel8.probabilities()
+    assert probs.shape == (n, 2)
+    assert np.all(np.isfinite(probs))
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert steps and max(steps) == n
+    assert set(panel8.curves) == {"no lesion", "lesion"}
+    for c, curve in enumerate(panel8.curves.values()):
+        x, y = curve.getData()
+        assert len(x) == len(y) == n
+        assert x[0] == 1 and x[-1] == n  # image numbers, as the viewer shows them
+        assert np.allclose(y, probs[:, c])
+    series_text = panel8.series_label.text()
+    assert "tiny-ct 1.0.0" in series_text  # the model on every result
+    assert "max over 8 slices" in series_text  # the aggregation method stated
+    assert not panel8.running and panel8.run_button.isEnabled()
+    assert not panel8.cancel_button.isEnabled()
+
+
+def test_current_slice_marker_label_and_plot_clicks(qtbot, panel8):
+    run_to_end(qtbot, panel8)
+    panel8.set_current_slice(3)
+    assert panel8.marker.value() == 4  # the plot counts images from 1, like "Im 4/8"
+    p = panel8.prediction(3)
+    assert "Slice 4" in panel8.slice_label.text() and p.top in panel8.slice_label.text()
+    assert "tiny-ct 1.0.0" in panel8.slice_label.text()
+    panel8.set_current_slice(6)
+    assert panel8.marker.value() == 7
+    with qtbot.waitSignal(panel8.slice_requested) as blocker:
+        panel8.plot_clicked_at(5.6)  # image 6 -> slice index 5
+    assert blocker.args == [5]
+    with qtbot.waitSignal(panel8.slice_requested) as blocker:
+        panel8.plot_clicked_at(99.0)
+    assert blocker.args == [7]  # clamped to the series
+    vb = panel8.plot.getPlotItem().vb  # a real click on the plot at image 3
+    scene = vb.mapViewToScene(QtCore.QPointF(3.0, 0.5))
+    where = panel8.plot.mapFromScene(scene)
+    with qtbot.waitSignal(panel8.slice_requested) as blocker:
+        qtbot.mouseClick(panel8.plot.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=where)
+    assert blocker.args == [2]
+
+
+def test_cancel_leaves_the_panel_usable_and_a_rerun_completes(qtbot, series40):
+    panel = make_panel(qtbot, _session(series40))
+    finished = []
+    panel.run_finished.connect(finished.append)
+    assert panel.run()
+    assert panel.running and panel.cancel_button.isEnabled()
+    panel.cancel_button.click()
+    assert finished == [None]
+    assert not panel.running and panel.run_button.isEnabled()
+    assert "Cancelled" in panel.series_label.text()
+    done_after_cancel = int(np.isfinite(panel.probabilities()[:, 0]).sum()) if panel.classes else 0
+    qtbot.wait(300)  # the cancelled worker's late steps are ignored
+    if panel.classes:
+        assert int(np.isfinite(panel.probabilities()[:, 0]).sum()) == done_after_cancel
+    result = run_to_end(qtbot, panel)
+    assert result is not None
+    assert np.all(np.isfinite(panel.probabilities()))
+    assert panel.probabilities().shape == (40, 2)
+
+
+def test_heat_map_for_the_current_slice_via_overlay_changed(qtbot, panel8):
+    overlays = []
+    panel8.overlay_changed.connect(overlays.append)
+    panel8.set_current_slice(4)
+
+    def final(expl):
+        return expl is not None and expl.faithfulness is not None
+
+    with qtbot.waitSignal(panel8.explanation_changed, check_params_cb=final, timeout=RUN_TIMEOUT):
+        panel8.set_heatmap(True)
+    rgba = overlays[-1]
+    assert isinstance(rgba, np.ndarray) and rgba.dtype == np.uint8
+    assert rgba.shape == (48, 48, 4)
+    assert panel8.explained_slice == 4
+    expl = panel8.explanation
+    assert expl.method == "gradcam" and expl.target in ("no lesion", "lesion")
+    assert expl.map.shape == (48, 48)
+    assert "tiny-ct 1.0.0" in panel8.explanation_label.text()
+    assert "Faithfulness" in panel8.faithfulness_label.text()
+    assert "normalised per image" in panel8.note_label.text()
+
+    # another slice: the old map is withdrawn at once, the new one follows
+    overlays.clear()
+    with qtbot.waitSignal(panel8.explanation_changed, check_params_cb=final, timeout=RUN_TIMEOUT):
+        panel8.set_current_slice(2)
+    assert overlays[0] is None and overlays[-1].shape == (48, 48, 4)
+    assert panel8.explained_slice == 2
+
+    # back to slice 4: from the cache, synchronously, no worker
+    overlays.clear()
+    panel8.set_current_slice(4)
+    assert panel8.explained_slice == 4 and overlays[-1] is not None
+    assert panel8.explanation is expl
+
+    # recolouring and opacity reuse the map; off removes the overlay
+    before = panel8.overlay
+    panel8.opacity_slider.setValue(70)
+    assert panel8.overlay is before and panel8.opacity == pytest.approx(0.7)
+    panel8.cmap_box.setCurrentIndex(panel8.cmap_box.findData("hot"))
+    assert panel8.overlay is not before and panel8.colorbar.cmap == "hot"
+    panel8.set_heatmap(False)
+    assert overlays[-1] is None and panel8.overlay is None
+
+
+def test_stale_explanations_are_not_shown_for_another_slice(qtbot, panel8):
+    panel8.set_current_slice(1)
+    panel8.set_heatmap(True)
+    for k in (2, 3, 5):  # scrolling on while slice 1 is being explained
+        panel8.set_current_slice(k)
+    qtbot.waitUntil(
+        lambda: (
+            panel8.explained_slice == 5
+            and panel8.explanation is not None
+            and panel8.explanation.faithfulness is not None
+        ),
+        timeout=RUN_TIMEOUT,
+    )
+    qtbot.wait(200)
+    assert panel8.explained_slice == 5 and panel8.current_slice == 5
+
+
+def test_explanation_target_and_method_choice(qtbot, panel8):
+    panel8.set_current_slice(3)
+    panel8.target_box.setCurrentIndex(panel8.target_box.findData("lesion"))
+    panel8.method_box.setCurrentIndex(panel8.method_box.findData("attention"))
+    with qtbot.waitSignal(
+        panel8.explanation_changed,
+        check_params_cb=lambda e: e is not None and e.faithfulness is not None,
+        timeout=RUN_TIMEOUT,
+    ):
+        panel8.set_heatmap(True)
+    assert panel8.explanation.method == "attention"
+    assert panel8.explanation.target == "lesion"
+
+
+def test_unavailable_method_is_disabled_with_the_reason(qtbot, series8):
+    panel = make_panel(qtbot, _session(series8), ref=RESNET)
+    assert not panel.method_enabled("attention")
+    assert "attention" in panel.method_tooltip("attention")
+    assert panel.method_enabled("gradcam") and panel.method_enabled("scorecam")
+    panel.model_box.setCurrentIndex(panel.model_box.findData(TINY))
+    assert panel.method_enabled("attention")
+
+
+def test_model_input_window_shows_the_exact_tensor(qtbot, panel8):
+    panel8.set_current_slice(2)
+    panel8.input_button.click()
+    window = panel8.input_window
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.tensor is not None, timeout=RUN_TIMEOUT)
+    assert window.tensor.shape == (3, 64, 64) and window.tensor.dtype == np.float32
+    assert 0.0 <= window.tensor.min() and window.tensor.max() <= 1.0
+    texts = [label.text() for label in window.channel_labels]
+    assert len(texts) == 3 and "window 40/80" in texts[0] and "window 600/2800" in texts[2]
+    assert "slice 3" in window.title.text() and "tiny-ct" in window.title.text()
+
+
+def test_errors_show_in_the_panel_not_as_a_crash(qtbot, series8):
+    panel = make_panel(qtbot, _session(series8), ref=BROKEN)
+    result = run_to_end(qtbot, panel)
+    assert result is None
+    assert any("sha256" in m for m in panel.messages()), panel.messages()
+    assert panel.message_label.isVisible()
+    assert panel.run_button.isEnabled()
+
+
+def test_gui_thread_keeps_beating_during_a_run(qtbot, series40):
+    panel = make_panel(qtbot, _session(series40))
+    beats: list[float] = []
+    timer = QtCore.QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start()
+    qtbot.wait(100)
+    started = time.perf_counter()
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        panel.run()
+    done = time.perf_counter()
+    qtbot.wait(50)
+    timer.stop()
+    assert blocker.args[0] is not None
+    beats = [t for t in beats if t >= started - 0.05]
+    assert sum(started <= t <= done for t in beats) >= 3, "no heartbeats during the run"
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    assert max(gaps) <= 0.100, f"GUI thread blocked for {max(gaps) * 1000:.0f} ms"
+
+
+# -- in the main window ------------------------------------------------------------------------
+def test_main_window_has_the_ai_dock_and_opens_without_torch(model_dirs):
+    data, bundled = model_dirs
+    script = textwrap.dedent(
+        """
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6 import QtWidgets
+        app = QtWidgets.QApplication([])
+        from medviewer.qt.main_window import MainWindow
+        w = MainWindow(); w.show(); app.processEvents()
+        assert w.ai_dock.windowTitle() == "AI", w.ai_dock.windowTitle()
+        assert w.ai_dock.widget() is w.ai_panel
+        refs = [w.ai_panel.model_box.itemData(i) for i in range(w.ai_panel.model_box.count())]
+        assert "tiny-ct:1.0.0" in refs, refs
+        menus = [a.text().replace("&", "") for a in w.menuBar().actions()]
+        assert "AI" in menus, menus
+        heavy = {"torch", "torchvision", "pytorch_grad_cam"} & set(sys.modules)
+        print("HEAVY", sorted(heavy))
+        """
+    )
+    env = dict(os.environ, MEDVIEWER_DATA_DIR=str(data), MEDVIEWER_MODELS=str(bundled))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout, proc.stdout
+
+
+def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8):
+    from medviewer.qt.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1300, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    with qtbot.waitSignal(w.volume_ready, timeout=30_000):
+        w.open_paths([str(series8)])
+    panel = w.ai_panel
+    assert w.ai_dock.isVisible() and panel.notice.isVisible()
+    panel.model_box.setCurrentIndex(panel.model_box.findData(TINY))
+    panel.device_box.setCurrentIndex(panel.device_box.findData("cpu"))
+    assert w.actions["ai.run"].shortcut().toString() == "Ctrl+R"
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT):
+        w.actions["ai.run"].trigger()
+    assert np.all(np.isfinite(panel.probabilities()))
+
+    # the plot drives the viewer, the viewer drives the marker
+    panel.plot_clicked_at(3)  # "Im 3"
+    assert w.viewer.primary.index == 2 and panel.current_slice == 2
+    assert panel.marker.value() == 3
+    w.viewer.primary.set_index(5)
+    assert panel.current_slice == 5 and panel.marker.value() == 6
+
+    primary = w.viewer.primary.view
+    with qtbot.waitSignal(
+        panel.explanation_changed,
+        check_params_cb=lambda e: e is not None and e.faithfulness is not None,
+        timeout=RUN_TIMEOUT,
+    ):
+        w.actions["ai.toggle_heatmap"].trigger()
+    assert panel.heatmap_on
+    assert primary.overlay.isVisible() and primary.overlay.image.shape == (48, 48, 4)
+    assert primary.overlay.opacity() == pytest.approx(panel.opacity)
+
+    panel.side_check.setChecked(True)
+    assert w.ai_side.isVisible() and w.ai_side.overlay.isVisible()
+    assert not primary.overlay.isVisible()
+    assert np.array_equal(w.ai_side.image.image, primary.image.image)
+    panel.side_check.setChecked(False)
+    assert not w.ai_side.isVisible() and primary.overlay.isVisible()
+
+    w.actions["ai.toggle_heatmap"].trigger()
+    assert not panel.heatmap_on and not primary.overlay.isVisible()
