@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from medviewer.dicom import ScanResult, Volume
 from medviewer.jobs import Progress
 from medviewer.qt import actions
+from medviewer.qt.ai_panel import AIDock
 from medviewer.qt.commands import CommandsMixin
 from medviewer.qt.series_browser import SeriesBrowser
 from medviewer.qt.viewer_area import ViewerArea
@@ -70,6 +71,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.fps_box.valueChanged.connect(self._fps_changed)
         self.viewer.set_cine_fps(self.settings.cine_fps)
         self.actions = actions.build(self)
+        self.ai = AIDock(self)  # the "AI" dock and menu; no model is loaded until Run
 
         self.cursor_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.cursor_label, 1)
@@ -198,6 +200,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         title = study.description if study and study.description else volume.series.modality
         self.setWindowTitle(f"medviewer — {title}")
         self.viewer.primary.view.setFocus()
+        self.ai.volume_started()
 
     def _on_loaded(self, volume: Volume) -> None:
         self._worker = None
@@ -276,6 +279,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.cancel_job()
+        self.ai.close()
         self.browser.cancel_thumbnails()
         self.viewer.set_cine(False)
         self.save_settings()

@@ -19,8 +19,9 @@ VIEW = "View"
 CINE = "Cine"
 MEASURE = "Measurements"
 TOOLS = "Tools and help"
+AI = "AI"
 
-GROUPS: tuple[str, ...] = (FILE, NAVIGATION, WINDOW, VIEW, CINE, MEASURE, TOOLS)
+GROUPS: tuple[str, ...] = (FILE, NAVIGATION, WINDOW, VIEW, CINE, MEASURE, AI, TOOLS)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("measure.ellipse_roi", "E", "Ellipse ROI (mean, SD, area)", MEASURE),
     Shortcut("measure.probe", "V", "Probe: value under the cursor", MEASURE),
     Shortcut("measure.delete", "Del", "Delete the selected measurement", MEASURE),
+    # AI
+    Shortcut("ai.run", "Ctrl+R", "Run the classifier on the series (research use only)", AI),
+    Shortcut("ai.toggle_heatmap", "H", "Show or hide the explanation heat map", AI),
     # Tools and help
     Shortcut("tools.tag_browser", "Ctrl+T", "DICOM tag browser", TOOLS),
     Shortcut("help.shortcuts", "F1", "Keyboard and mouse shortcuts (this help)", TOOLS),
