@@ -54,6 +54,94 @@ class AttentionCNN(nn.Module):
         return self.classifier(pooled)
 
 
+class ChannelGate(nn.Module):
+    """CBAM channel attention: a shared MLP over average- and max-pooled features."""
+
+    def __init__(self, channels: int, reduction: int = 8) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.mlp = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden, channels, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        avg = self.mlp(x.mean(dim=(2, 3), keepdim=True))
+        mx = self.mlp(x.amax(dim=(2, 3), keepdim=True))
+        return x * torch.sigmoid(avg + mx)
+
+
+class SpatialGate(nn.Module):
+    """CBAM spatial attention; ``map`` outputs the (B, 1, h, w) sigmoid map shown to users."""
+
+    def __init__(self, kernel: int = 7) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel, padding=kernel // 2)
+        self.map = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * self.map(self.conv(pooled))
+
+
+class CBAMBlock(nn.Module):
+    """A ResNet basic block whose residual branch passes channel then spatial attention."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, attention: bool = False) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.channel = ChannelGate(cout) if attention else nn.Identity()
+        self.spatial = SpatialGate() if attention else nn.Identity()
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out = self.spatial(self.channel(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class CBAMResNet(nn.Module):
+    """A compact ResNet with CBAM attention in the two deepest stages (stride 8 at the end).
+
+    Stem (stride 4) -> ``stage1`` (64x64 for a 256 input) -> ``stage2`` (32x32, attention) ->
+    ``stage3`` (32x32, attention; the CAM target) -> global average pooling -> ``head``.
+    The attention map shown to users is ``stage3.1.spatial.map``: where the last block lets
+    features through.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, widths=(32, 48, 96, 128)) -> None:
+        super().__init__()
+        w0, w1, w2, w3 = widths
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, w0, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(w0),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w0, w1, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(w1),
+            nn.ReLU(inplace=True),
+        )
+        self.stage1 = nn.Sequential(CBAMBlock(w1, w1), CBAMBlock(w1, w1))
+        self.stage2 = nn.Sequential(
+            CBAMBlock(w1, w2, stride=2, attention=True), CBAMBlock(w2, w2, attention=True)
+        )
+        self.stage3 = nn.Sequential(
+            CBAMBlock(w2, w3, attention=True), CBAMBlock(w3, w3, attention=True)
+        )
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(w3, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.stage3(self.stage2(self.stage1(self.stem(x))))
+        return self.head(f.mean(dim=(2, 3)))
+
+
 def _first_conv(module: nn.Conv2d, in_channels: int) -> nn.Conv2d:
     return nn.Conv2d(
         in_channels,
@@ -71,6 +159,8 @@ def build(architecture: str, in_channels: int, n_classes: int) -> nn.Module:
 
     if architecture == "attention_cnn":
         return AttentionCNN(in_channels, n_classes)
+    if architecture == "cbam_resnet":
+        return CBAMResNet(in_channels, n_classes)
     if architecture in ("resnet18", "resnet34", "resnet50"):
         net = getattr(tvm, architecture)(weights=None)
         net.conv1 = _first_conv(net.conv1, in_channels)

@@ -55,6 +55,10 @@ class SeriesPrediction:
       ones scores high on both classes); read each as "how strongly the most convinced slice
       argues for this class".
     - ``"mean"``: per class, the mean over the slices; these sum to 1.
+    - ``"abnormal_max"`` (for models whose first class is the normal/background class): each
+      other class gets the highest probability any slice gave it, the first class gets the
+      lowest (the series is normal only if every slice is); not renormalised. The series' top
+      class is then a finding whenever one slice is convinced of it.
 
     ``slices`` are sorted by index. ``warnings`` say why the result may be unreliable (input
     outside what the model was trained on, slices skipped, device fallback).
@@ -101,8 +105,13 @@ def aggregate(slices: list[Prediction], classes: tuple[str, ...], method: str) -
         values = probs.max(axis=0)
     elif method == "mean":
         values = probs.mean(axis=0)
+    elif method == "abnormal_max":
+        values = probs.max(axis=0)
+        values[0] = probs[:, 0].min()
     else:
-        raise ModelError(f"unknown aggregation {method!r}: the model card must say max or mean")
+        raise ModelError(
+            f"unknown aggregation {method!r}: the model card must say max, mean or abnormal_max"
+        )
     return {c: float(v) for c, v in zip(classes, values)}
 
 
@@ -131,6 +140,25 @@ def check_input(model: LoadedModel, volume: Volume) -> list[str]:
             out.append(
                 f"the model card lists {listed}; this series has no modality: check that the "
                 "input is what the model was trained on"
+            )
+    body = (volume.series.body_part or "").strip().upper()
+    if m.body_parts and body and not any(b in body or body in b for b in m.body_parts):
+        out.append(
+            f"the model card is for {', '.join(m.body_parts)}; this series' BodyPartExamined "
+            f"(0018,0015) is {body}: the input is outside what the model was trained on, treat "
+            "the result with caution"
+        )
+    check = m.intensity_check
+    if check and not off_modality and not volume.is_color and volume.units == "HU":
+        fraction = _fraction_in(volume, check["hu_range"])
+        if fraction is not None and fraction < check["min_fraction"]:
+            lo, hi = check["hu_range"]
+            meaning = check.get("meaning") or f"{lo:g} to {hi:g} HU"
+            out.append(
+                f"only {fraction:.0%} of this series' tissue lies in {lo:g}..{hi:g} HU "
+                f"({meaning}); the model expects at least {check['min_fraction']:.0%}: the "
+                "input looks outside what the model was trained on (another body part?), "
+                "treat the result with caution"
             )
     if volume.is_color:
         if pre.kind == "ct_windows":
@@ -174,6 +202,19 @@ def check_input(model: LoadedModel, volume: Volume) -> list[str]:
     return out
 
 
+def _fraction_in(volume: Volume, hu_range) -> float | None:
+    """Of the loaded voxels above -500 HU (tissue), the fraction inside ``hu_range``."""
+    arr = volume.array
+    if volume.loaded is not None:
+        arr = arr[np.asarray(volume.loaded, bool)]
+    sample = arr[:, ::4, ::4] if arr.ndim == 3 else arr
+    tissue = sample[sample > -500]
+    if tissue.size < 100:
+        return None
+    lo, hi = hu_range
+    return float(np.count_nonzero((tissue >= lo) & (tissue <= hi)) / tissue.size)
+
+
 def _module_device(model: LoadedModel):
     """Where the network's weights really are (the truth, whatever ``model.device`` says)."""
     try:
@@ -203,7 +244,8 @@ def _run_batch(model: LoadedModel, inputs: np.ndarray) -> np.ndarray:
                 f"{tuple(logits.shape)} for {len(model.manifest.classes)} classes; the package "
                 "is inconsistent, ask its author for a fixed one"
             )
-        return torch.softmax(logits.detach().double(), dim=1).cpu().numpy()
+        scaled = logits.detach().double() / model.manifest.temperature
+        return torch.softmax(scaled, dim=1).cpu().numpy()
 
 
 def predict_iter(

@@ -378,7 +378,7 @@ def _steps(
                 grid = input_map
     if index is None:
         index = int(torch.argmax(logits))
-    probability = float(torch.softmax(logits, dim=0)[index])
+    probability = float(torch.softmax(logits / model.manifest.temperature, dim=0)[index])
     heat = np.clip(model.to_slice(grid, shape), 0.0, 1.0).astype(np.float32, copy=False)
     heat.setflags(write=False)
     expl = Explanation(

@@ -21,8 +21,9 @@ ARCHITECTURES = (
     "efficientnet_b0",
     "convnext_tiny",
     "attention_cnn",
+    "cbam_resnet",
 )
-AGGREGATIONS = ("max", "mean")
+AGGREGATIONS = ("max", "mean", "abnormal_max")
 PREPROCESSING_KINDS = ("ct_windows", "percentile")
 
 
@@ -65,6 +66,13 @@ class Manifest:
     attention_layer: str | None = None
     aggregation: str = "max"
     modalities: tuple[str, ...] = ()
+    body_parts: tuple[str, ...] = ()
+    """BodyPartExamined values the model was made for (empty: any)."""
+    intensity_check: dict | None = None
+    """``{"hu_range": [lo, hi], "min_fraction": f, "meaning": text}``: at least ``f`` of the
+    voxels above -500 HU should lie in ``hu_range``, else the input looks out of scope."""
+    temperature: float = 1.0
+    """Logits are divided by this before the softmax (temperature scaling calibration)."""
     training_data: str = ""
     metrics: dict = field(default_factory=dict)
     licence: str = ""
@@ -88,6 +96,9 @@ class Manifest:
             "aggregation": self.aggregation,
             "weights": {"file": self.weights_file, "sha256": self.sha256},
             "modalities": list(self.modalities),
+            "body_parts": list(self.body_parts),
+            "temperature": self.temperature,
+            "intensity_check": self.intensity_check,
             "training_data": self.training_data,
             "metrics": self.metrics,
             "licence": self.licence,
@@ -269,6 +280,41 @@ def parse_manifest(data: Any, where: str = "manifest.json") -> Manifest:
         lambda v: isinstance(v, list) and all(_nonempty_str(m) for m in v),
         [],
     )
+    body_parts = _get(
+        data,
+        "body_parts",
+        where,
+        "a list of DICOM BodyPartExamined values such as 'HEAD'",
+        lambda v: isinstance(v, list) and all(_nonempty_str(b) for b in v),
+        [],
+    )
+    temperature = _get(
+        data,
+        "temperature",
+        where,
+        "a positive number (logits are divided by it before the softmax)",
+        lambda v: _number(v) and 0.05 <= v <= 20,
+        1.0,
+    )
+    check = _get(
+        data,
+        "intensity_check",
+        where,
+        "null or an object with 'hu_range' [low, high], 'min_fraction' (0..1) and 'meaning'",
+        lambda v: (
+            v is None
+            or (
+                isinstance(v, dict)
+                and isinstance(v.get("hu_range"), list)
+                and len(v["hu_range"]) == 2
+                and all(_number(x) for x in v["hu_range"])
+                and v["hu_range"][0] < v["hu_range"][1]
+                and _number(v.get("min_fraction"))
+                and 0 < v["min_fraction"] < 1
+            )
+        ),
+        None,
+    )
     return Manifest(
         name=name.strip(),
         version=ver.strip(),
@@ -283,6 +329,9 @@ def parse_manifest(data: Any, where: str = "manifest.json") -> Manifest:
         attention_layer=attention,
         aggregation=aggregation,
         modalities=tuple(m.upper() for m in modalities),
+        body_parts=tuple(b.strip().upper() for b in body_parts),
+        temperature=float(temperature),
+        intensity_check=dict(check) if check else None,
         training_data=str(data.get("training_data", "")),
         metrics=dict(data.get("metrics") or {}),
         licence=str(data.get("licence", "")),

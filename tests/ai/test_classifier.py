@@ -1,6 +1,7 @@
 """Slice and series classification: known answers, batching, order, cancel, OOM, input checks."""
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -307,3 +308,65 @@ def test_non_finite_values_are_read_as_zero_with_a_warning(tiny_model, ct_volume
 def test_bad_arguments(tiny_model, ct_volume, kw, match):
     with pytest.raises(ModelError, match=match):
         predict(tiny_model, ct_volume, **kw)
+
+
+def test_temperature_from_the_card_scales_the_logits(known_pkg, ct_volume, tmp_path):
+    pkg = tmp_path / "hot"
+    shutil.copytree(known_pkg, pkg)
+    edit_manifest(pkg, lambda d: d.update(temperature=2.5))
+    res = predict(load_package(pkg), _constant_volume(ct_volume))
+    for p, hu in zip(res.slices, HU):
+        want = known_answer(hu)
+        logit_gap = np.log(want["lesion"] / want["no lesion"])  # b - a at T = 1
+        assert p.probabilities["lesion"] == pytest.approx(
+            1 / (1 + np.exp(-logit_gap / 2.5)), abs=1e-6
+        )
+
+
+def test_abnormal_max_aggregation():
+    def pred(k, n, h, o):
+        return Prediction(
+            k, {"normal": n, "hyper": h, "hypo": o}, "normal", "m", "1", "0" * 64, "cpu"
+        )
+
+    slices = [pred(0, 0.9, 0.05, 0.05), pred(1, 0.2, 0.7, 0.1), pred(2, 0.8, 0.1, 0.1)]
+    got = aggregate(slices, ("normal", "hyper", "hypo"), "abnormal_max")
+    assert got == pytest.approx({"normal": 0.2, "hyper": 0.7, "hypo": 0.1})
+    calm = aggregate(slices[::2], ("normal", "hyper", "hypo"), "abnormal_max")
+    assert max(calm, key=calm.get) == "normal"
+
+
+def _with_series(volume, **changes):
+    return replace(volume, series=replace(volume.series, **changes))
+
+
+def test_body_part_outside_the_card_warns(tiny_model, ct_volume):
+    model = replace(tiny_model, manifest=replace(tiny_model.manifest, body_parts=("HEAD",)))
+    assert not any("BodyPartExamined" in w for w in check_input(model, ct_volume))
+    chest = _with_series(ct_volume, body_part="CHEST")
+    warnings = check_input(model, chest)
+    assert any("BodyPartExamined (0018,0015) is CHEST" in w and "HEAD" in w for w in warnings)
+    # no tag: nothing to say from the tag; a head and neck study matches HEAD
+    assert not any(
+        "BodyPartExamined" in w for w in check_input(model, _with_series(ct_volume, body_part=""))
+    )
+    assert not any(
+        "BodyPartExamined" in w
+        for w in check_input(model, _with_series(ct_volume, body_part="HEADNECK"))
+    )
+    # it still runs
+    assert len(predict(model, chest).slices) == ct_volume.array.shape[0]
+
+
+def test_intensity_check_flags_a_series_without_the_expected_tissue(tiny_model, ct_volume):
+    check = {"hu_range": [15, 50], "min_fraction": 0.12, "meaning": "brain parenchyma"}
+    model = replace(tiny_model, manifest=replace(tiny_model.manifest, intensity_check=check))
+    values = np.full(ct_volume.array.shape, -1000, dtype=np.float32)
+    values[:, 10:38, 10:38] = 35.0  # "brain"
+    assert not any(
+        "brain parenchyma" in w for w in check_input(model, with_values(ct_volume, values))
+    )
+    values[:, 10:38, 10:38] = -80.0  # fat-like: say, an abdomen
+    values[:, 20:28, 20:28] = 35.0
+    warnings = check_input(model, with_values(ct_volume, values))
+    assert any("brain parenchyma" in w and "at least 12%" in w for w in warnings), warnings

@@ -211,3 +211,31 @@ def test_percentile_model_keeps_colour(tmp_path):
     x = model.preprocess(rgb)
     assert x.shape == (3, 64, 64) and 0 <= x.min() and x.max() <= 1
     assert not np.allclose(x[0], x[1])
+
+
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("temperature", 0, "temperature"),
+        ("temperature", "2", "temperature"),
+        ("body_parts", "HEAD", "body_parts"),
+        ("intensity_check", {"hu_range": [50, 15], "min_fraction": 0.1}, "intensity_check"),
+        ("intensity_check", {"hu_range": [15, 50], "min_fraction": 1.5}, "intensity_check"),
+        ("aggregation", "median", "abnormal_max"),
+    ],
+)
+def test_new_manifest_fields_are_validated(field, value, match):
+    base = {
+        "name": "m",
+        "version": "1",
+        "architecture": "cbam_resnet",
+        "classes": ["normal", "hyperdense_lesion", "hypodense_lesion"],
+        "input": {"size": [256, 256], "channels": 3},
+        "preprocessing": {"kind": "ct_windows", "windows": [[40, 80], [75, 215], [40, 40]]},
+        "cam_target_layer": "stage3",
+        "weights": {"file": "weights.safetensors", "sha256": "a" * 64},
+    }
+    ok = parse_manifest(dict(base, temperature=1.7, body_parts=["head"]))
+    assert ok.temperature == 1.7 and ok.body_parts == ("HEAD",) and ok.intensity_check is None
+    with pytest.raises(ModelError, match=match):
+        parse_manifest(dict(base, **{field: value}))
