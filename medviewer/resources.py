@@ -17,3 +17,8 @@ def resources_dir() -> Path:
 def sample_study_dir() -> Path:
     """The bundled sample head CT (DICOM, JPEG 2000 lossless)."""
     return resources_dir() / "sample" / "cranium-ct"
+
+
+def lesion_sample_dir() -> Path:
+    """The demonstration copy of part of the sample head CT with synthetic lesions."""
+    return resources_dir() / "sample" / "cranium-ct-lesions"

@@ -83,3 +83,56 @@ def test_rebuild_reproduces_the_committed_files(tmp_path, sample):
     assert rebuilt.series_uid == series.series_uid  # deterministic UIDs
     assert np.array_equal(load_volume(rebuilt).array, volume.array)
     assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(sample_study_dir()))
+
+
+def _lesion_builder():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "resources" / "sample"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "build_lesion_sample", ROOT / "resources" / "sample" / "build_lesion_sample.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "resources" / "sample"))
+    return module
+
+
+def test_lesion_sample_is_the_sample_plus_synthetic_lesions_and_rebuilds_exactly(tmp_path, sample):
+    from medviewer.resources import lesion_sample_dir
+
+    series, volume = sample
+    lesion_series = scan([lesion_sample_dir()]).all_series()[0]
+    lesions = load_volume(lesion_series)
+    truth = np.load(str(lesion_sample_dir()) + "-truth.npz")
+    first = int(truth["first_slice"])
+    n = lesions.array.shape[0]
+    assert n == 44 and truth["mask"].shape == lesions.array.shape
+    # its own identity, flagged as synthetic; the same positions as the slab it came from
+    assert lesion_series.series_uid != series.series_uid
+    ds = pydicom.dcmread(lesion_series.slices[0].path, stop_before_pixels=True)
+    assert ds.PatientID == "MV-SAMPLE-0002" and "SYNTHETIC" in ds.ImageComments
+    assert np.allclose(
+        [s.position[2] for s in lesion_series.slices],
+        [s.position[2] for s in series.slices[first : first + n]],
+    )
+    # only lesion neighbourhoods changed; lesions of both kinds with their ground truth
+    original = volume.array[first : first + n]
+    changed = lesions.array != original
+    assert changed.any()
+    from scipy import ndimage as ndi
+
+    distance = ndi.distance_transform_edt(truth["mask"] == 0, sampling=lesions.spacing)
+    assert distance[changed].max() < 15.0  # mm: a lesion's soft edge, nothing farther
+    assert set(np.unique(truth["mask"])) == {0, 1, 2}
+    assert np.all(lesions.array[truth["mask"] == 1] > original[truth["mask"] == 1])
+    assert {0, 1, 2} <= set(truth["labels"].tolist())
+    # the builder is deterministic
+    out = tmp_path / "lesions"
+    _lesion_builder().build(str(out))
+    assert np.array_equal(load_volume(scan([out]).all_series()[0]).array, lesions.array)
+    again = np.load(str(out) + "-truth.npz")
+    assert np.array_equal(again["mask"], truth["mask"])
+    assert np.array_equal(again["labels"], truth["labels"])

@@ -13,11 +13,15 @@ def configure_pyqtgraph() -> None:
 
 
 def main(paths: Sequence[str] | None = None) -> int:
-    """Open the main window on ``paths`` (the bundled sample study when empty)."""
+    """Open the main window on ``paths``; when empty, on the bundled sample studies.
+
+    The samples are the head CT and its copy with synthetic lesions (for the bundled model's
+    heat maps); the head CT is the one shown first.
+    """
     from PySide6 import QtWidgets
 
     from medviewer.errors import MedviewerError
-    from medviewer.resources import sample_study_dir
+    from medviewer.resources import lesion_sample_dir, sample_study_dir
 
     configure_pyqtgraph()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
@@ -35,5 +39,7 @@ def main(paths: Sequence[str] | None = None) -> int:
         if not sample.is_dir():
             raise MedviewerError(f"the bundled sample study is missing ({sample}); pass a folder")
         targets = [str(sample)]
+        if lesion_sample_dir().is_dir():
+            targets.append(str(lesion_sample_dir()))
     window.open_paths(targets)
     return app.exec()

@@ -38,10 +38,6 @@ DEFAULT_OUT = os.path.join(HERE, "cranium-ct")
 INTERCEPT = -1024
 
 
-def _uid(*names: str) -> str:
-    return generate_uid(entropy_srcs=["medviewer-sample-cranium", *names])
-
-
 def read_inv3(path: str) -> tuple[np.ndarray, dict]:
     """Voxels (slices, rows, cols) int16 HU and the main.plist of an InVesalius project."""
     with tarfile.open(path, "r:gz") as tar:
@@ -66,34 +62,71 @@ def build(source: str, out: str) -> list[str]:
     hu, main = read_inv3(source)
     hu = source_to_dicom_order(hu)
     sx, sy, sz = (float(v) for v in main["spacing"])
+    return write_series(
+        hu,
+        (sx, sy, sz),
+        out,
+        salt="medviewer-sample-cranium",
+        patient=("Anonymous^Cranium", "MV-SAMPLE-0001"),
+        study="Head CT (InVesalius sample)",
+        series="Axial head 1.5 mm",
+        extra_window=(int(main.get("window_level", -18)), int(main.get("window_width", 406))),
+    )
+
+
+def write_series(
+    hu: np.ndarray,
+    spacing_xyz: tuple[float, float, float],
+    out: str,
+    *,
+    salt: str,
+    patient: tuple[str, str],
+    study: str,
+    series: str,
+    first_slice: int = 0,
+    extra_window: tuple[int, int] = (-18, 406),
+    comment: str = "",
+) -> list[str]:
+    """Write ``hu`` (slices, rows, cols; DICOM row order) as a JPEG 2000 lossless CT series.
+
+    UIDs derive from ``salt`` (deterministic); slice ``k`` sits at z = (first_slice + k) * sz,
+    so a slab keeps the positions it had in the whole volume.
+    """
+    sx, sy, sz = spacing_xyz
     n, rows, cols = hu.shape
-    stored = (hu.astype(np.int32) - INTERCEPT).astype(np.uint16)
-    if stored.max() >= 4096:
-        raise SystemExit("values above 3071 HU do not fit 12 bits; widen BitsStored")
+    stored = (np.rint(hu).astype(np.int32) - INTERCEPT).astype(np.uint16)
+    if np.rint(hu).max() - INTERCEPT >= 4096 or np.rint(hu).min() < INTERCEPT:
+        raise SystemExit("values outside -1024..3071 HU do not fit 12 bits; widen BitsStored")
     os.makedirs(out, exist_ok=True)
     for name in os.listdir(out):
         if name.endswith(".dcm"):
             os.remove(os.path.join(out, name))
 
-    study_uid, series_uid, frame_uid = _uid("study"), _uid("series"), _uid("frame")
+    def uid(*names: str) -> str:
+        return generate_uid(entropy_srcs=[salt, *names])
+
+    study_uid, series_uid, frame_uid = uid("study"), uid("series"), uid("frame")
     # Centre the volume on the patient origin in x and y.
     x0 = -(cols - 1) * sx / 2.0
     y0 = -(rows - 1) * sy / 2.0
     paths = []
     for k in range(n):
+        z = (first_slice + k) * sz
         ds = Dataset()
         ds.file_meta = FileMetaDataset()
         ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = _uid("image", str(k))
+        ds.SOPInstanceUID = uid("image", str(k))
         ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.SpecificCharacterSet = "ISO_IR 100"
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.ImageType = (
+            ["ORIGINAL", "PRIMARY", "AXIAL"] if not comment else ["DERIVED", "SECONDARY", "AXIAL"]
+        )
         ds.Modality = "CT"
         ds.Manufacturer = "medviewer sample (from InVesalius Cranium.inv3)"
-        ds.PatientName = "Anonymous^Cranium"
-        ds.PatientID = "MV-SAMPLE-0001"
+        ds.PatientName = patient[0]
+        ds.PatientID = patient[1]
         ds.PatientBirthDate = ""
         ds.PatientSex = ""
         ds.PatientIdentityRemoved = "YES"
@@ -106,22 +139,24 @@ def build(source: str, out: str) -> list[str]:
         ds.ReferringPhysicianName = ""
         ds.StudyDate = ""
         ds.StudyTime = ""
-        ds.StudyDescription = "Head CT (InVesalius sample)"
-        ds.SeriesDescription = "Axial head 1.5 mm"
+        ds.StudyDescription = study
+        ds.SeriesDescription = series
+        if comment:
+            ds.ImageComments = comment
         ds.SeriesNumber = 1
         ds.InstanceNumber = k + 1
         ds.BodyPartExamined = "HEAD"
         ds.PatientPosition = "HFS"
-        ds.ImagePositionPatient = [f"{x0:.4f}", f"{y0:.4f}", f"{k * sz:.4f}"]
+        ds.ImagePositionPatient = [f"{x0:.4f}", f"{y0:.4f}", f"{z:.4f}"]
         ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-        ds.SliceLocation = f"{k * sz:.4f}"
+        ds.SliceLocation = f"{z:.4f}"
         ds.SliceThickness = f"{sz:g}"
         ds.PixelSpacing = [f"{sy:.7f}", f"{sx:.7f}"]
         ds.RescaleIntercept = str(INTERCEPT)
         ds.RescaleSlope = "1"
         ds.RescaleType = "HU"
-        ds.WindowCenter = ["40", str(int(main.get("window_level", -18)))]
-        ds.WindowWidth = ["80", str(int(main.get("window_width", 406)))]
+        ds.WindowCenter = ["40", str(extra_window[0])]
+        ds.WindowWidth = ["80", str(extra_window[1])]
         ds.WindowCenterWidthExplanation = ["BRAIN", "INVESALIUS DEFAULT"]
         ds.SamplesPerPixel = 1
         ds.PhotometricInterpretation = "MONOCHROME2"
