@@ -1,4 +1,11 @@
-"""Command line: ``medviewer inspect | convert | explain | infer | models | gui``.
+"""Command line: ``medviewer inspect | convert | infer | explain | models | gui``.
+
+- ``inspect PATH...``: the studies, series, warnings and skipped files (``--json``: one object)
+- ``convert PATH... -o OUT``: one series as .npy / .nii(.gz) / .nrrd / .mha, in HU for CT
+- ``infer PATH...``: classify every slice of one series with a model; the series result
+- ``explain PATH... --slice K --method M -o OUT.npy``: one slice's heat map, aligned with it
+- ``models list | import | remove | activate``: the bundled and the user's model packages
+- ``gui [PATH...]``: the desktop viewer (``medviewer PATH`` too); the samples when no PATH
 
 Exit codes: 0 success, 1 could not do it (one-line reason on stderr), 2 usage error.
 """
@@ -148,27 +155,29 @@ class _UsageError(Exception):
     pass
 
 
+def _one_series(result, args):
+    """--series, else the only series scanned (a clear error when there are none or several)."""
+    if args.series:
+        return result.find_series(args.series)
+    all_series = result.all_series()
+    if not all_series:
+        raise MedviewerError(
+            f"no image series found in {', '.join(args.paths)} ({len(result.skipped)} "
+            "file(s) skipped; 'medviewer inspect' lists the reasons)"
+        )
+    if len(all_series) != 1:
+        keys = ", ".join(s.key for s in all_series)
+        raise MedviewerError(f"{len(all_series)} series found; choose one with --series ({keys})")
+    return all_series[0]
+
+
 def cmd_convert(args) -> int:
     _output_kind(args.output)  # a usage error (exit 2) before any scanning
     from medviewer.dicom import load_volume
     from medviewer.dicom.export import write_volume
 
     result = _scan(args.paths)
-    if args.series:
-        series = result.find_series(args.series)
-    else:
-        all_series = result.all_series()
-        if not all_series:
-            raise MedviewerError(
-                f"no image series found in {', '.join(args.paths)} ({len(result.skipped)} "
-                "file(s) skipped; 'medviewer inspect' lists the reasons)"
-            )
-        if len(all_series) != 1:
-            keys = ", ".join(s.key for s in all_series) or "none found"
-            raise MedviewerError(
-                f"{len(all_series)} series found; choose one with --series ({keys})"
-            )
-        series = all_series[0]
+    series = _one_series(result, args)
     bar = _ProgressBar("loading")
     try:
         volume = load_volume(series, on_progress=bar)
@@ -182,22 +191,6 @@ def cmd_convert(args) -> int:
         f"wrote {args.output} ({shape} {volume.array.dtype}, series {series.key})", file=sys.stderr
     )
     return 0
-
-
-def _explain_series(result, args):
-    """The one series to explain: --series, else the only one scanned."""
-    if args.series:
-        return result.find_series(args.series)
-    all_series = result.all_series()
-    if not all_series:
-        raise MedviewerError(
-            f"no image series found in {', '.join(args.paths)} ({len(result.skipped)} "
-            "file(s) skipped; 'medviewer inspect' lists the reasons)"
-        )
-    if len(all_series) != 1:
-        keys = ", ".join(s.key for s in all_series)
-        raise MedviewerError(f"{len(all_series)} series found; choose one with --series ({keys})")
-    return all_series[0]
 
 
 def _signed(x: float) -> str:
@@ -224,7 +217,7 @@ def cmd_explain(args) -> int:
     from medviewer.dicom import load_volume
 
     result = _scan(args.paths)
-    series = _explain_series(result, args)
+    series = _one_series(result, args)
     _check_slice(args.slice, series.shape[0], series.key)
     registry = ModelRegistry()
     model = registry.load(ref=args.model, modality=series.modality, device=args.device)
@@ -278,22 +271,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
-
-
-def _one_series(result, args):
-    """--series, else the only series scanned (a clear error when there are none or several)."""
-    if args.series:
-        return result.find_series(args.series)
-    all_series = result.all_series()
-    if not all_series:
-        raise MedviewerError(
-            f"no image series found in {', '.join(args.paths)} ({len(result.skipped)} "
-            "file(s) skipped; 'medviewer inspect' lists the reasons)"
-        )
-    if len(all_series) != 1:
-        keys = ", ".join(s.key for s in all_series)
-        raise MedviewerError(f"{len(all_series)} series found; choose one with --series ({keys})")
-    return all_series[0]
 
 
 def _print_prediction(res, series, out) -> None:
@@ -500,8 +477,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT.npy")
     p.set_defaults(func=cmd_explain)
-
-    from medviewer.ai.device import DEVICE_CHOICES
 
     p = sub.add_parser(
         "infer", help="classify every slice of one series with a model; series result"

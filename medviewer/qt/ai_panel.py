@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import types
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,6 +33,8 @@ from medviewer.qt.workers import start_job
 from medviewer.session import mpr
 
 log = logging.getLogger(__name__)
+WARM_UP_DELAY_MS = 1500
+"""After a series is shown, wait this long before importing torch in the background."""
 
 RESEARCH_NOTICE = "Research use only — not for diagnosis"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -177,6 +181,7 @@ class AIPanel(QtWidgets.QWidget):
         self._plane_cache: tuple[int, np.ndarray, np.ndarray] | None = None
         self._input_worker = None
         self.input_window: ModelInputWindow | None = None
+        self.card_window: QtWidgets.QDialog | None = None
 
         self._build()
         self.reload_models()
@@ -232,8 +237,14 @@ class AIPanel(QtWidgets.QWidget):
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
+        self.card_button = QtWidgets.QPushButton("Model card…")
+        self.card_button.setToolTip(
+            "What the model is for, how it was trained and tested, its limits and licence"
+        )
+        self.card_button.clicked.connect(self.show_model_card)
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.card_button)
         form.addRow(buttons)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 1)
@@ -1136,6 +1147,47 @@ class AIPanel(QtWidgets.QWidget):
         return out
 
     # -- model input ------------------------------------------------------------------------------
+    def model_card_text(self) -> str | None:
+        """The chosen model's MODEL_CARD.md (Markdown), or None when it has none."""
+        entry = self.current_entry
+        if entry is None:
+            return None
+        path = Path(entry.folder) / "MODEL_CARD.md"
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def show_model_card(self) -> None:
+        """Show the chosen model's card (read-only, from its package)."""
+        entry = self.current_entry
+        if entry is None:
+            self._message("No model chosen")
+            return
+        text = self.model_card_text()
+        if text is None:
+            m = entry.manifest
+            text = (
+                f"# {m.name} {m.version}\n\n{m.description or ''}\n\n"
+                f"This package has no MODEL_CARD.md. Training data: {m.training_data or '?'}; "
+                f"licence: {m.licence or '?'}."
+            )
+        if self.card_window is None:
+            self.card_window = QtWidgets.QDialog(self)
+            self.card_window.setWindowTitle("Model card")
+            self.card_window.resize(760, 720)
+            lay = QtWidgets.QVBoxLayout(self.card_window)
+            self.card_view = QtWidgets.QTextBrowser()
+            self.card_view.setOpenExternalLinks(False)
+            self.card_view.setOpenLinks(False)
+            lay.addWidget(self.card_view)
+        self.card_window.setWindowTitle(
+            f"Model card — {entry.ref} (research use, not for diagnosis)"
+        )
+        self.card_view.setMarkdown(text)
+        self.card_window.show()
+        self.card_window.raise_()
+
     def show_model_input(self) -> None:
         """Open a window with the exact tensor the model gets for the current slice."""
         problem = self._volume_ready()
@@ -1306,6 +1358,29 @@ class AIDock(QtCore.QObject):
             view.view.image.sigImageChanged.connect(self._sync_side)
         w.viewer.window_changed.connect(lambda _w: self._sync_side())
         w.volume_ready.connect(self.volume_loaded)
+        self._warm_worker = None
+        self._warm_timer = QtCore.QTimer(w)
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.timeout.connect(self.warm_up)
+        w.volume_ready.connect(lambda: self._warm_timer.start(WARM_UP_DELAY_MS))
+
+    def warm_up(self) -> None:
+        """Import torch and pytorch-grad-cam on a worker once a series is shown and the user
+        is reading it, so the first Run or heat map does not wait for the imports (seconds on
+        a cold disk). Nothing is loaded onto a device; no model is read."""
+        if self._warm_worker is not None or os.environ.get("MEDVIEWER_NO_WARMUP"):
+            return
+
+        def job():
+            yield Progress(0, 2, "importing torch")
+            import torch  # noqa: F401
+
+            yield Progress(1, 2, "importing pytorch-grad-cam")
+            import pytorch_grad_cam  # noqa: F401
+
+            return True
+
+        self._warm_worker = start_job(job(), on_error=lambda m: log.debug("warm-up: %s", m))
 
     def _primary(self):
         return self.window.viewer.primary

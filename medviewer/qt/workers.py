@@ -29,7 +29,8 @@ def start_job(
     def run():
         return (yield from job)
 
-    worker = create_worker(run, _start_thread=False)
+    # errors go to `failed` below; superqt would otherwise also re-raise them in the GUI thread
+    worker = create_worker(run, _start_thread=False, _ignore_errors=True)
     if on_progress is not None:
         worker.yielded.connect(on_progress)
     if on_done is not None:

@@ -338,7 +338,7 @@ def test_main_window_has_the_ai_dock_and_opens_without_torch(model_dirs):
     assert "HEAVY []" in proc.stdout, proc.stdout
 
 
-def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8):
+def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8, tmp_path):
     from medviewer.qt.main_window import MainWindow
 
     w = MainWindow()
@@ -382,5 +382,88 @@ def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8):
     panel.side_check.setChecked(False)
     assert not w.ai_side.isVisible() and primary.overlay.isVisible()
 
+    # Ctrl+E exports the view as shown: with the heat map, colour; without it, grey only
+    def colourful(path) -> float:
+        from PySide6 import QtGui
+
+        img = QtGui.QImage(str(path)).convertToFormat(QtGui.QImage.Format.Format_RGB888)
+        ptr = img.constBits()
+        arr = np.frombuffer(ptr, np.uint8, img.sizeInBytes()).reshape(img.height(), -1)
+        rgb = arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).astype(int)
+        return float((rgb.max(axis=2) - rgb.min(axis=2) > 60).mean())
+
+    with_map = w.export_png(str(tmp_path / "with-map.png"), overlays=False)
+    assert with_map and colourful(with_map) > 0.05
+
     w.actions["ai.toggle_heatmap"].trigger()
     assert not panel.heatmap_on and not primary.overlay.isVisible()
+    without_map = w.export_png(str(tmp_path / "without-map.png"), overlays=False)
+    assert colourful(without_map) < 0.001
+
+
+def test_model_card_is_shown_from_the_package(qtbot, panel8, model_dirs):
+    data, _ = model_dirs
+    card = data / "models" / "tiny-ct" / "1.0.0" / "MODEL_CARD.md"
+    before = card.read_bytes()
+    panel8.card_button.click()
+    assert panel8.card_window.isVisible()
+    shown = panel8.card_view.toPlainText()
+    assert "tiny-ct 1.0.0" in shown and "Random weights" in shown
+    assert "not for diagnosis" in panel8.card_window.windowTitle()
+    assert card.read_bytes() == before  # read only
+    panel8.card_window.close()
+
+
+def test_model_card_falls_back_to_the_manifest(qtbot, panel8, model_dirs, monkeypatch):
+    data, _ = model_dirs
+    card = data / "models" / "tiny-ct" / "1.0.0" / "MODEL_CARD.md"
+    monkeypatch.setattr(type(panel8), "model_card_text", lambda self: None)
+    panel8.show_model_card()
+    assert "has no MODEL_CARD.md" in panel8.card_view.toPlainText()
+    assert card.exists()
+
+
+def test_an_out_of_scope_series_warns_once_and_still_runs(qtbot, tmp_path):
+    folder = tmp_path / "mr"
+    write_series(folder, n_slices=6, rows=48, cols=48, modality="MR")
+    panel = make_panel(qtbot, _session(folder))
+    result = run_to_end(qtbot, panel)
+    assert result is not None and len(result.slices) == 6
+    scope = [m for m in panel.messages() if "MR series" in m]
+    assert len(scope) == 1, panel.messages()
+    assert "treat the result with caution" in scope[0]
+
+
+def test_torch_is_warmed_up_in_the_background_after_a_series_is_shown(model_dirs, series8):
+    data, bundled = model_dirs
+    script = textwrap.dedent(
+        f"""
+        import os, sys, time
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6 import QtWidgets
+        app = QtWidgets.QApplication([])
+        from medviewer.qt.main_window import MainWindow
+        w = MainWindow(); w.show()
+        ready = []
+        w.volume_ready.connect(lambda: ready.append(time.monotonic()))
+        w.open_paths([{str(series8)!r}])
+        end = time.monotonic() + 60
+        while not ready and time.monotonic() < end:
+            app.processEvents(); time.sleep(0.01)
+        print("AT_READY", "torch" in sys.modules)
+        while "pytorch_grad_cam" not in sys.modules and time.monotonic() < end:
+            app.processEvents(); time.sleep(0.02)
+        print("LATER", "torch" in sys.modules, "pytorch_grad_cam" in sys.modules)
+        print("DELAY", round(time.monotonic() - ready[0], 1))
+        """
+    )
+    env = dict(os.environ, MEDVIEWER_DATA_DIR=str(data), MEDVIEWER_MODELS=str(bundled))
+    env.pop("MEDVIEWER_NO_WARMUP", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "AT_READY False" in proc.stdout, proc.stdout
+    assert "LATER True True" in proc.stdout, proc.stdout
+    delay = float(proc.stdout.split("DELAY")[1].split()[0])
+    assert delay >= 1.4  # not before the user had the series on screen
