@@ -1,0 +1,132 @@
+"""The committed bundled model: a valid, honest package that finds the synthetic lesions.
+
+Reads ``models/headct-lesions/1.0.0`` and the demonstration study with synthetic lesions
+(``resources/sample/cranium-ct-lesions`` with its ground truth); nothing here trains.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medviewer.ai import evaluation as ev
+from medviewer.ai.classifier import check_input, predict
+from medviewer.ai.explain import explain
+from medviewer.ai.package import load_package, sha256_of
+from medviewer.ai.registry import ModelRegistry
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "models" / "headct-lesions" / "1.0.0"
+STUDY = ROOT / "resources" / "sample" / "cranium-ct-lesions"
+TRUTH = ROOT / "resources" / "sample" / "cranium-ct-lesions-truth.npz"
+CLASSES = ("normal", "hyperdense_lesion", "hypodense_lesion")
+# slices of the lesion study (index in the series) whose answer is unambiguous; the
+# hypodense lesion (slices 19-25) is not among them: this model misses most hypodense
+# lesions, which its card states (checked below) instead of this test hiding it
+LESION_SLICES = {7: 1, 35: 1}
+NORMAL_SLICES = (15, 30, 42)
+
+
+@pytest.fixture(autouse=True)
+def _repo_models(monkeypatch, tmp_path):
+    monkeypatch.setenv("MEDVIEWER_MODELS", str(ROOT / "models"))
+    monkeypatch.setenv("MEDVIEWER_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_package(PKG)
+
+
+@pytest.fixture(scope="module")
+def study():
+    from medviewer.dicom import load_volume, scan
+
+    volume = load_volume(scan([STUDY]).studies[0].series[0])
+    truth = np.load(TRUTH)
+    return volume, truth["mask"], truth["labels"]
+
+
+def test_the_package_is_complete_small_and_honest():
+    manifest = json.loads((PKG / "manifest.json").read_text())
+    assert manifest["classes"] == list(CLASSES)
+    assert manifest["architecture"] == "cbam_resnet"
+    assert manifest["weights"]["sha256"] == sha256_of(PKG / "weights.safetensors")
+    assert (PKG / "weights.safetensors").stat().st_size < 10e6
+    assert 0.05 <= manifest["temperature"] <= 20 and manifest["temperature"] != 1.0
+    card = (PKG / "MODEL_CARD.md").read_text()
+    assert "Not for diagnosis" in card and "GPL-2" in card and "synthetic" in card
+    metrics = json.loads((PKG / "metrics.json").read_text())
+    assert metrics["sha256"] == manifest["weights"]["sha256"], "metrics of other weights"
+    # the card quotes the measured numbers, and says which targets were missed
+    assert f"{metrics['test']['auc']['macro']:.4f}" in card
+    assert f"{metrics['shifted']['auc']['macro']:.4f}" in card
+    for label, t in metrics["targets"].items():
+        assert label in card
+        if not t["met"]:
+            assert "**missed**" in card
+    # a lesion class the model mostly misses is named as such in the card
+    names = metrics["test"]["confusion"]["rows_true_cols_predicted"]
+    matrix = np.array(metrics["test"]["confusion"]["matrix"])
+    for i, name in enumerate(names[1:], start=1):
+        recall = matrix[i, i] / matrix[i].sum()
+        assert (f"**{name} is mostly missed**" in card) == (recall < 0.8), name
+    log = [json.loads(s) for s in (PKG / "training_log.jsonl").read_text().splitlines()]
+    assert log[-1]["event"] == "done" and log[-1]["seed"] == 20261122
+
+
+def test_it_is_the_default_model_for_ct():
+    entry = ModelRegistry().active("CT")
+    assert entry is not None and entry.ref == "headct-lesions:1.0.0" and entry.bundled
+
+
+def test_fixed_slices_are_classified_right(model, study):
+    volume, _, labels = study
+    result = predict(model, volume)
+    assert check_input(model, volume) == []
+    for k, want in {**LESION_SLICES, **dict.fromkeys(NORMAL_SLICES, 0)}.items():
+        assert labels[k] == want, "the ground truth changed: rebuild the lesion sample?"
+        got = result.slices[k].probabilities
+        assert max(got, key=got.get) == CLASSES[want], (k, got)
+    assert result.method == "abnormal_max"
+    assert result.top in ("hyperdense_lesion", "hypodense_lesion")
+    # a missed hypodense lesion is called normal, never mistaken for blood
+    for k in np.flatnonzero(labels == 2):
+        assert result.slices[k].probabilities["hyperdense_lesion"] < 0.05, k
+
+
+@pytest.mark.parametrize("method", ["gradcam", "attention"])
+@pytest.mark.parametrize("k", sorted(LESION_SLICES))
+def test_the_map_maximum_lies_in_the_lesion(model, study, k, method):
+    volume, mask, labels = study
+    spacing = volume.spacing[1:]
+    target = CLASSES[int(labels[k])]
+    heat = explain(model, volume.array[k], method, target, faithfulness=False).map
+    assert heat.shape == volume.array.shape[1:]
+    assert ev.pointing_hit(heat, mask[k] > 0, spacing)
+
+
+def test_the_bundled_model_warns_out_of_scope_but_runs(model, study):
+    volume, _, _ = study
+    mr = replace(volume, series=replace(volume.series, modality="MR"))
+    assert any("MR series" in w for w in check_input(model, mr))
+    chest = replace(volume, series=replace(volume.series, body_part="CHEST"))
+    assert any("CHEST" in w for w in check_input(model, chest))
+    # an abdomen-like CT without tags: mostly fat and fluid, little brain-like tissue
+    values = np.where(volume.array > -500, -90, volume.array).astype(volume.array.dtype)
+    untagged = replace(volume, array=values, series=replace(volume.series, body_part=""))
+    assert any("brain parenchyma" in w for w in check_input(model, untagged))
+    assert len(predict(model, chest).slices) == volume.array.shape[0]
+
+
+def test_infer_cli_uses_the_bundled_model_by_default(capsys):
+    from medviewer.cli import main
+
+    assert main(["infer", str(STUDY), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"]["name"] == "headct-lesions" and out["classes"] == list(CLASSES)
+    assert len(out["slices"]) == 44
