@@ -41,9 +41,15 @@ def make_package(
     else:
         weights = folder / "weights.pt"
         torch.save(state_dict, str(weights))
-    cam_layer = {"attention_cnn": "features", "densenet121": "features"}.get(
-        architecture, "layer4" if architecture.startswith("resnet") else "features"
-    )
+    cam_layer = {
+        "attention_cnn": "features",
+        "densenet121": "features",
+        "cbam_resnet": "stage3",
+    }.get(architecture, "layer4" if architecture.startswith("resnet") else "features")
+    attention_layer = {
+        "attention_cnn": "attention",
+        "cbam_resnet": "stage3.1.spatial.map",
+    }.get(architecture)
     manifest = {
         "schema_version": 1,
         "name": name,
@@ -57,7 +63,7 @@ def make_package(
             "invert_monochrome1": True,
         },
         "cam_target_layer": cam_layer,
-        "attention_layer": "attention" if architecture == "attention_cnn" else None,
+        "attention_layer": attention_layer,
         "aggregation": "max",
         "weights": {"file": weights.name, "sha256": sha256_of(weights)},
         "modalities": list(modalities),
