@@ -5,8 +5,11 @@ import pytest
 def _isolated_settings(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's real medviewer settings, models or choices.
 
-    The bundled ``models/`` stay visible (tests of the bundled model read them); folders of
-    tests may point MEDVIEWER_MODELS elsewhere themselves.
+    The user folders (settings: MEDVIEWER_CONFIG_DIR; imported models and the active-model
+    choices: MEDVIEWER_DATA_DIR) are fresh temporary folders. MEDVIEWER_MODELS is not a user
+    folder but the override of the bundled ``models/``: it is unset, so tests see the repo's
+    bundled models whatever the shell says; folders of tests may point it elsewhere themselves.
     """
     monkeypatch.setenv("MEDVIEWER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("MEDVIEWER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("MEDVIEWER_MODELS", raising=False)

@@ -264,6 +264,35 @@ def test_failures_exit_1_with_one_line(study, tmp_path, case, capsys):
     assert expected in lines[0]
 
 
+@pytest.mark.parametrize("case", ["several-series", "no-images", "unknown-series"])
+def test_convert_infer_and_explain_choose_the_series_alike(study, tmp_path, case, capsys):
+    # one helper picks the series for all three: the same message, before any model is read
+    root = study[0]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    where = {
+        "several-series": [root],
+        "no-images": [empty],
+        "unknown-series": [root, "--series", "1.2.3.999"],
+    }[case]
+    commands = {
+        "convert": ["convert", *where, "-o", tmp_path / "x.npy"],
+        "infer": ["infer", *where],
+        "explain": ["explain", *where, "--slice", "0", "--method", "gradcam"],
+    }
+    messages = {}
+    for name, args in commands.items():
+        if name == "explain":
+            args += ["-o", tmp_path / "map.npy"]
+        assert main([str(a) for a in args]) == 1, name
+        out, err = capsys.readouterr()
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, (name, err)
+        messages[name] = lines[0].split(":", 1)[1]  # without the "medviewer <command>:" prefix
+    assert len(set(messages.values())) == 1, messages
+    assert not (tmp_path / "x.npy").exists() and not (tmp_path / "map.npy").exists()
+
+
 @pytest.mark.parametrize(
     "args, code",
     [

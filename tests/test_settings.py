@@ -220,3 +220,16 @@ def test_explicit_path_wins_over_the_environment(config_dir, tmp_path):
 def test_every_field_is_validated():
     names = {f.name for f in dataclasses.fields(Settings)} - {"schema_version"}
     assert set(settings_mod._CHECKS) == names
+
+
+def test_tests_use_temporary_user_folders_and_the_bundled_models(tmp_path_factory):
+    # tests/conftest.py: the user's real folders are never touched; the repo's models/ are seen
+    from medviewer.ai.registry import ModelRegistry, bundled_models_dir, user_data_dir
+
+    base = tmp_path_factory.getbasetemp().resolve()
+    assert base in settings_path().resolve().parents
+    assert base in user_data_dir().resolve().parents
+    registry = ModelRegistry()
+    assert base in registry.user_dir.resolve().parents
+    repo_models = Path(__file__).resolve().parent.parent / "models"
+    assert bundled_models_dir().resolve() == repo_models

@@ -166,6 +166,7 @@ class AIPanel(QtWidgets.QWidget):
         self._probs = np.zeros((0, 0), dtype=np.float64)
         self._predictions: dict[int, object] = {}
         self._series_result = None
+        self._run_warnings: set[str] = set()  # the input warnings this run has shown
         # models (loaded on workers; the dict is replaced, never mutated, so reads are safe)
         self._models: dict[tuple[str, str], _Loaded] = {}
         self._model_lock = threading.Lock()
@@ -618,6 +619,7 @@ class AIPanel(QtWidgets.QWidget):
         self._predictions = {}
         self._series_result = None
         self._probs = np.full((n, 0), np.nan)
+        self._run_warnings = set()
         self._clear_curves()
         self.series_label.setText(f"Running {ref} on {n} slices…")
         self.progress.setRange(0, 0)
@@ -676,7 +678,7 @@ class AIPanel(QtWidgets.QWidget):
             self._model_loaded(detail)
         elif isinstance(detail, _Warnings):
             for text in detail.messages:
-                self._message(text)
+                self._run_warning(text)
         elif isinstance(detail, (list, tuple)):
             self._add_predictions(detail)
         if step.total:
@@ -684,6 +686,14 @@ class AIPanel(QtWidgets.QWidget):
             self.progress.setValue(int(step.done))
         if step.message:
             self.progress.setFormat(f"%v/%m  {step.message}" if step.total else step.message)
+
+    def _run_warning(self, text: str) -> None:
+        """Show a warning of this run once: check_input's warnings come before the slices are
+        classified and again in the result, and the message line keeps only the last few."""
+        text = str(text).strip()
+        if text not in self._run_warnings:
+            self._run_warnings.add(text)
+            self._message(text)
 
     def _model_loaded(self, loaded: _Loaded) -> None:
         for notice in loaded.notices:
@@ -721,7 +731,7 @@ class AIPanel(QtWidgets.QWidget):
             self._series_result = result
             self._run_info = (result.model, result.version, result.device)
             for text in getattr(result, "warnings", None) or ():
-                self._message(text)
+                self._run_warning(text)  # the input warnings again, and the run's own
             n = len(self._predictions)
             self.series_label.setText(
                 f"<b>{self._model_text()}</b><br>Series ({self._method_text(result.method, n)}): "

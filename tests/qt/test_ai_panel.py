@@ -434,6 +434,22 @@ def test_an_out_of_scope_series_warns_once_and_still_runs(qtbot, tmp_path):
     assert "treat the result with caution" in scope[0]
 
 
+def test_each_input_warning_is_shown_once_even_when_there_are_many(qtbot, panel8, monkeypatch):
+    # check_input's warnings come once before the slices are classified and again in the
+    # result's warnings; more of them than the message line keeps must still not come back
+    import medviewer.ai.classifier as classifier
+
+    many = [f"input warning {i}: treat the result with caution" for i in range(8)]
+    monkeypatch.setattr(classifier, "check_input", lambda model, volume: list(many))
+    said = []
+    panel8.message_changed.connect(said.append)
+    result = run_to_end(qtbot, panel8)
+    assert result is not None and list(result.warnings) == many  # both paths had them
+    assert [m for m in said if m.startswith("input warning")] == many
+    shown = panel8.messages()
+    assert len(shown) == len(set(shown)), shown
+
+
 def test_torch_is_warmed_up_in_the_background_after_a_series_is_shown(model_dirs, series8):
     data, bundled = model_dirs
     script = textwrap.dedent(
@@ -467,3 +483,58 @@ def test_torch_is_warmed_up_in_the_background_after_a_series_is_shown(model_dirs
     assert "LATER True True" in proc.stdout, proc.stdout
     delay = float(proc.stdout.split("DELAY")[1].split()[0])
     assert delay >= 1.4  # not before the user had the series on screen
+
+
+def test_first_run_and_heat_map_import_torch_on_workers_only(model_dirs, series8):
+    # no warm-up: the first Run and the first heat map do the imports themselves, and must do
+    # them (and the model loading) inside their worker jobs, never on the GUI thread
+    data, bundled = model_dirs
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, os, sys, threading, time
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        on_gui = []
+        class Spy(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                heavy = name.split(".")[0] in ("torch", "torchvision", "pytorch_grad_cam")
+                if heavy and threading.current_thread() is threading.main_thread():
+                    on_gui.append(name.split(".")[0])
+                return None
+        sys.meta_path.insert(0, Spy())
+        from PySide6 import QtWidgets
+        app = QtWidgets.QApplication([])
+        from medviewer.qt.main_window import MainWindow
+        w = MainWindow(); w.show()
+        ready, done, maps = [], [], []
+        w.volume_ready.connect(lambda: ready.append(True))
+        w.open_paths([{str(series8)!r}])
+        end = time.monotonic() + 90
+        def wait(cond):
+            while not cond() and time.monotonic() < end:
+                app.processEvents(); time.sleep(0.01)
+        wait(lambda: ready)
+        panel = w.ai_panel
+        panel.model_box.setCurrentIndex(panel.model_box.findData("tiny-ct:1.0.0"))
+        panel.device_box.setCurrentIndex(panel.device_box.findData("cpu"))
+        panel.run_finished.connect(done.append)
+        panel.explanation_changed.connect(lambda e: e is not None and maps.append(e))
+        print("BEFORE", "torch" in sys.modules)
+        assert panel.run()
+        wait(lambda: done)
+        w.actions["ai.toggle_heatmap"].trigger()
+        wait(lambda: maps)
+        print("RESULT", done and done[0] is not None, bool(maps))
+        print("LOADED", all(m in sys.modules for m in ("torch", "pytorch_grad_cam")))
+        print("ON_GUI", sorted(set(on_gui)))
+        """
+    )
+    env = dict(os.environ, MEDVIEWER_DATA_DIR=str(data), MEDVIEWER_MODELS=str(bundled))
+    env["MEDVIEWER_NO_WARMUP"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "BEFORE False" in proc.stdout, proc.stdout
+    assert "RESULT True True" in proc.stdout, proc.stdout
+    assert "LOADED True" in proc.stdout, proc.stdout
+    assert "ON_GUI []" in proc.stdout, proc.stdout
