@@ -72,8 +72,44 @@ def main() -> int:
     browser.set_query("Window")
     wait(app)
     browser.grab().save(str(out / "tag-browser.png"))
+    browser.close()
+
+    ai_shots(app, w, out)
     print("saved to", out)
     return 0
+
+
+def ai_shots(app, w, out: Path) -> None:
+    """The bundled model on the study with synthetic lesions: per-slice plot and Grad-CAM."""
+    from medviewer.resources import lesion_sample_dir
+
+    w.actions["view.layout"].trigger()  # back to one plane
+    done = []
+    w.volume_ready.connect(lambda: done.append(True))
+    w.open_paths([str(lesion_sample_dir())])
+    wait(app, lambda: bool(done))
+    panel = w.ai_panel
+    finished = []
+    panel.run_finished.connect(lambda r: finished.append(r))
+    panel.device_box.setCurrentIndex(panel.device_box.findData("cpu"))
+    w.actions["ai.run"].trigger()
+    wait(app, lambda: bool(finished), 120)
+    slice_index = int(os.environ.get("MV_SHOT_SLICE", "7"))
+    w.viewer.primary.set_index(slice_index)
+    shown = []
+    panel.explanation_changed.connect(
+        lambda e: shown.append(e) if e is not None and e.faithfulness is not None else None
+    )
+    w.actions["ai.toggle_heatmap"].trigger()
+    wait(app, lambda: bool(shown), 120)
+    w.grab().save(str(out / "ai-gradcam-lesion.png"))
+
+    second = int(os.environ.get("MV_SHOT_SLICE2", "35"))
+    shown.clear()
+    panel.method_box.setCurrentIndex(panel.method_box.findData("attention"))
+    w.viewer.primary.set_index(second)
+    wait(app, lambda: bool(shown), 120)
+    w.grab().save(str(out / "ai-attention-lesion.png"))
 
 
 if __name__ == "__main__":
