@@ -76,6 +76,20 @@ class Settings:
         return data
 
 
+DATA_DIR_ENV = "MEDVIEWER_DATA_DIR"
+
+
+def user_data_dir() -> Path:
+    """Where user data lives (models, the label store): $MEDVIEWER_DATA_DIR, else the
+    per-user data folder of medviewer (``platformdirs.user_data_dir``)."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("medviewer"))
+
+
 def settings_path() -> Path:
     """``$MEDVIEWER_CONFIG_DIR/settings.json``, else the per-user config folder's."""
     override = os.environ.get(CONFIG_DIR_ENV)

@@ -29,11 +29,11 @@ from pathlib import Path
 from medviewer.ai.manifest import Manifest, read_manifest
 from medviewer.ai.package import LoadedModel
 from medviewer.errors import ModelError
+from medviewer.settings import DATA_DIR_ENV, user_data_dir  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
 MODELS_ENV = "MEDVIEWER_MODELS"
-DATA_DIR_ENV = "MEDVIEWER_DATA_DIR"
 STATE_FILE = "active_models.json"
 STATE_SCHEMA = 1
 MAX_DEPTH = 3
@@ -47,16 +47,6 @@ def bundled_models_dir() -> Path:
     """The shipped models: $MEDVIEWER_MODELS, else ``models/`` beside the package."""
     override = os.environ.get(MODELS_ENV)
     return Path(override) if override else _REPO_MODELS
-
-
-def user_data_dir() -> Path:
-    """$MEDVIEWER_DATA_DIR, else the per-user data folder of medviewer."""
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("medviewer"))
 
 
 def version_key(version: str) -> tuple:
