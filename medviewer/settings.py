@@ -50,6 +50,10 @@ class Settings:
     custom_presets : list of dict
         User windows: ``{"name": str, "center": float, "width": float > 0, "modality": str}``
         (an empty modality applies to every series).
+    annotator : str
+        The name labels are stored under (asked once, on the first labeling action).
+    label_store : str
+        The label store file; empty for ``user_data_dir() / "labels.sqlite"``.
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -62,6 +66,8 @@ class Settings:
     layout: str = "1x1"
     cine_fps: int = 10
     custom_presets: list[dict] = field(default_factory=list)
+    annotator: str = ""
+    label_store: str = ""
 
     def remember(self, path: str | os.PathLike) -> None:
         """Put ``path`` (made absolute) first in :attr:`recent`, once, keeping at most 10."""
@@ -88,6 +94,14 @@ def user_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("medviewer"))
+
+
+def label_store_path(settings: Settings | None = None) -> Path:
+    """The label store file: ``settings.label_store`` when set, else
+    ``user_data_dir() / "labels.sqlite"``."""
+    if settings is not None and settings.label_store:
+        return Path(settings.label_store)
+    return user_data_dir() / "labels.sqlite"
 
 
 def settings_path() -> Path:
@@ -192,6 +206,18 @@ def _check_type(kind: type):
     return check
 
 
+MAX_ANNOTATOR_LENGTH = 100
+
+
+def _check_annotator(v: Any) -> tuple[Any, str | None]:
+    if not isinstance(v, str):
+        return None, "must be text (a name)"
+    name = " ".join(v.split())
+    if len(name) > MAX_ANNOTATOR_LENGTH:
+        return None, f"must be at most {MAX_ANNOTATOR_LENGTH} characters"
+    return name, None
+
+
 _CHECKS = {
     "window_geometry": _check_type(str),
     "window_state": _check_type(str),
@@ -202,6 +228,8 @@ _CHECKS = {
     "layout": _check_layout,
     "cine_fps": _check_fps,
     "custom_presets": _check_presets,
+    "annotator": _check_annotator,
+    "label_store": _check_type(str),
 }
 
 
@@ -323,6 +351,7 @@ __all__ = [
     "MAX_RECENT",
     "SCHEMA_VERSION",
     "Settings",
+    "label_store_path",
     "load_settings",
     "migrate",
     "save_settings",

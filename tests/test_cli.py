@@ -346,3 +346,167 @@ def _patched_parser(parser, gui):
     for action in parser._subparsers._group_actions:
         action.choices["gui"].set_defaults(func=gui)
     return parser
+
+
+# -- labels stats | export | import -------------------------------------------------------------
+LABEL_HEADER = (
+    "study_uid,series_uid,sop_uid,frame,label,scope,annotator,source,model,status,review,"
+    "reviewer,comment,updated_at"
+)
+
+
+@pytest.fixture
+def label_store(tmp_path):
+    """A store with three labels of two annotators (one accepted from the model)."""
+    from medviewer.labels.schema import ModelRef, SliceKey
+    from medviewer.labels.store import LabelStore
+
+    path = tmp_path / "labels.sqlite"
+    with LabelStore(path) as store:
+        k = [SliceKey("1.2", "1.2.3", f"1.2.3.{i}") for i in range(1, 4)]
+        store.set_label(k[0], "normal", annotator="alice", path_hint="/data/Doe^Jane/1.dcm")
+        store.set_label(k[1], "uncertain", annotator="alice", status="draft")
+        store.set_label(
+            k[1],
+            "hyperdense_lesion",
+            annotator="bob",
+            source="model",
+            model=ModelRef("headct-lesions", "1.0.0", "ef" * 32),
+        )
+        store.review(k[0], annotator="alice", verdict="flagged", reviewer="rita")
+    return path
+
+
+def test_labels_stats_table_and_json(label_store, capsys):
+    assert main(["labels", "stats", "--store", str(label_store)]) == 0
+    out = capsys.readouterr().out
+    assert "3 label(s)" in out and "by annotator:" in out and "hyperdense_lesion" in out
+    assert main(["labels", "stats", "--store", str(label_store), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["store"] == str(label_store) and stats["total"] == 3
+    assert stats["by_label"] == {"hyperdense_lesion": 1, "normal": 1, "uncertain": 1}
+    assert stats["by_annotator"] == {"alice": 2, "bob": 1}
+    assert stats["by_status"] == {"draft": 1, "final": 2}
+    assert stats["by_review"] == {"": 2, "flagged": 1}
+    assert stats["by_source"] == {"human": 2, "model": 1}
+
+
+def test_labels_stats_uses_the_settings_store_by_default(label_store, capsys, monkeypatch):
+    from medviewer.settings import Settings, save_settings
+
+    save_settings(Settings(label_store=str(label_store)))
+    assert main(["labels", "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 3
+
+
+def test_labels_export_import_round_trip_through_the_cli(label_store, tmp_path, capsys):
+    out_csv = tmp_path / "labels.csv"
+    assert main(["labels", "export", "-o", str(out_csv), "--store", str(label_store)]) == 0
+    assert "wrote 3 label(s)" in capsys.readouterr().err
+    text = out_csv.read_text()
+    assert text.splitlines()[0] == LABEL_HEADER and "Doe^Jane" not in text
+    fresh = tmp_path / "fresh.sqlite"
+    assert main(["labels", "import", str(out_csv), "--store", str(fresh)]) == 0
+    assert "imported 3, unchanged 0, skipped 0 of 3" in capsys.readouterr().err
+    again = tmp_path / "again.csv"
+    assert main(["labels", "export", "-o", str(again), "--store", str(fresh)]) == 0
+    assert again.read_bytes() == out_csv.read_bytes()
+    out_json = tmp_path / "alice.json"
+    args = ["labels", "export", "-o", str(out_json), "--store", str(label_store)]
+    assert main([*args, "--annotator", "alice", "--include-phi"]) == 0
+    assert "may identify patients" in capsys.readouterr().err
+    doc = json.loads(out_json.read_text())
+    assert len(doc["labels"]) == 2 and doc["labels"][0]["path_hint"].endswith("1.dcm")
+    assert main([*args, "--status", "draft"]) == 0
+    assert len(json.loads(out_json.read_text())["labels"]) == 1
+
+
+def test_labels_import_json_report_and_bad_rows(tmp_path, capsys):
+    csv_path = tmp_path / "in.csv"
+    good = "1.2,1.2.3,1.2.3.1,,normal,slice,alice,human,,final,,,,2026-01-01T00:00:00+00:00"
+    csv_path.write_text(
+        f"{LABEL_HEADER}\n{good}\n{good.replace('normal', 'tumour').replace('.3.1', '.3.2')}\n"
+        f"{good}\n"
+    )
+    store = tmp_path / "s.sqlite"
+    args = ["labels", "import", str(csv_path), "--store", str(store), "--json"]
+    assert main([*args, "--dry-run"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dry_run"] and report["imported"] == 1 and report["n_skipped"] == 2
+    assert main(["labels", "stats", "--store", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 0  # the dry run wrote nothing
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["file"] == str(csv_path) and report["imported"] == 1
+    assert [s["line"] for s in report["skipped"]] == [3, 4]
+    assert "not a class of the label set" in report["skipped"][0]["reason"]
+    assert report["skipped"][1]["reason"] == "duplicate of line 2"
+    assert main(args[:-1]) == 0  # again: everything is there already
+    err = capsys.readouterr().err
+    assert "imported 0, unchanged 1, skipped 2" in err and "line 3: label 'tumour'" in err
+
+
+@pytest.mark.parametrize(
+    "case, code, message",
+    [
+        ("missing_columns", 1, "lacks the column(s) label, annotator"),
+        ("all_bad", 1, "nothing could be imported"),
+        ("no_file", 1, "no such file"),
+        ("bad_suffix", 2, "rename"),
+        ("no_store", 1, "no label store at"),
+        ("newer_store", 1, "newer medviewer"),
+        ("no_action", 2, "labels stats | export -o FILE | import FILE"),
+        ("unknown_set", 2, "no label set 'spine'"),
+    ],
+)
+def test_labels_failures_exit_codes(tmp_path, capsys, case, code, message):
+    import sqlite3
+
+    store = tmp_path / "s.sqlite"
+    f = tmp_path / "in.csv"
+    if case == "missing_columns":
+        f.write_text("study_uid,series_uid,sop_uid\n1.2,1.2.3,1.2.3.1\n")
+        argv = ["labels", "import", str(f), "--store", str(store)]
+    elif case == "all_bad":
+        f.write_text(f"{LABEL_HEADER}\n1.2,1.2.3,1.2.3.1,,tumour,slice,a,human,,final,,,,\n")
+        argv = ["labels", "import", str(f), "--store", str(store)]
+    elif case == "no_file":
+        argv = ["labels", "import", str(f), "--store", str(store)]
+    elif case == "bad_suffix":
+        argv = ["labels", "export", "-o", str(tmp_path / "x.txt"), "--store", str(store)]
+    elif case == "no_store":
+        argv = ["labels", "stats", "--store", str(store)]
+    elif case == "newer_store":
+        from medviewer.labels.store import LabelStore
+
+        LabelStore(store).close()
+        conn = sqlite3.connect(store)
+        conn.execute("PRAGMA user_version = 99")
+        conn.close()
+        argv = ["labels", "export", "-o", str(tmp_path / "x.csv"), "--store", str(store)]
+    elif case == "no_action":
+        argv = ["labels"]
+    else:
+        f.write_text(LABEL_HEADER + "\n")
+        argv = ["labels", "import", str(f), "--label-set", "spine", "--store", str(store)]
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.count("\n") <= 3
+
+
+def test_labels_import_checks_uids_against_studies(tmp_path, capsys):
+    from medviewer.testing.synthetic import write_series
+
+    series = write_series(tmp_path / "study", n_slices=3, rows=16, cols=16)
+    f = tmp_path / "in.csv"
+    ours = f"{series.study_uid},{series.series_uid},1.2.3.7,,normal,slice,a,human"
+    other = "1.2,1.2.3,1.2.3.1,,normal,slice,a,human"
+    tail = ",,final,,,,2026-01-01T00:00:00+00:00"
+    f.write_text(f"{LABEL_HEADER}\n{ours}{tail}\n{other}{tail}\n")
+    store = tmp_path / "s.sqlite"
+    argv = ["labels", "import", str(f), "--store", str(store), "--json"]
+    assert main([*argv, "--study", str(tmp_path / "study")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["imported"] == 1
+    assert report["skipped"] == [{"line": 3, "reason": "series 1.2.3 is not in the open studies"}]

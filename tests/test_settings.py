@@ -233,3 +233,28 @@ def test_tests_use_temporary_user_folders_and_the_bundled_models(tmp_path_factor
     assert base in registry.user_dir.resolve().parents
     repo_models = Path(__file__).resolve().parent.parent / "models"
     assert bundled_models_dir().resolve() == repo_models
+
+
+def test_annotator_and_label_store_round_trip(config_dir, tmp_path, monkeypatch):
+    from medviewer.settings import label_store_path
+
+    s = Settings(annotator="  Dr   Ada  Lovelace ", label_store=str(tmp_path / "x.sqlite"))
+    save_settings(s)
+    loaded, warnings = load_settings()
+    assert warnings == []
+    assert loaded.annotator == "Dr Ada Lovelace"  # spaces normalised
+    assert label_store_path(loaded) == tmp_path / "x.sqlite"
+    monkeypatch.setenv("MEDVIEWER_DATA_DIR", str(tmp_path / "data"))
+    assert label_store_path(Settings()) == tmp_path / "data" / "labels.sqlite"
+    assert label_store_path() == tmp_path / "data" / "labels.sqlite"
+
+
+def test_bad_annotator_falls_back_with_a_warning(config_dir):
+    _write(config_dir / "settings.json", {"annotator": 42, "label_store": ["x"], "layout": "1x3"})
+    loaded, warnings = load_settings()
+    assert loaded.annotator == "" and loaded.label_store == "" and loaded.layout == "1x3"
+    assert any("'annotator'" in w for w in warnings)
+    assert any("'label_store'" in w for w in warnings)
+    _write(config_dir / "settings.json", {"annotator": "x" * 500})
+    loaded, warnings = load_settings()
+    assert loaded.annotator == "" and any("at most 100" in w for w in warnings)
