@@ -14,6 +14,7 @@ from medviewer.jobs import Progress
 from medviewer.qt import actions
 from medviewer.qt.ai_panel import AIDock
 from medviewer.qt.commands import CommandsMixin
+from medviewer.qt.panels.labeling import LabelingDock
 from medviewer.qt.series_browser import SeriesBrowser
 from medviewer.qt.viewer_area import ViewerArea
 from medviewer.qt.workers import start_job
@@ -72,6 +73,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.viewer.set_cine_fps(self.settings.cine_fps)
         self.actions = actions.build(self)
         self.ai = AIDock(self)  # the "AI" dock and menu; no model is loaded until Run
+        self.labeling = LabelingDock(self)  # the "Labels" dock and menu; the store opens lazily
 
         self.cursor_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.cursor_label, 1)
@@ -201,6 +203,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.setWindowTitle(f"medviewer — {title}")
         self.viewer.primary.view.setFocus()
         self.ai.volume_started()
+        self.labeling.volume_started()
 
     def _on_loaded(self, volume: Volume) -> None:
         self._worker = None
@@ -280,6 +283,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.cancel_job()
         self.ai.close()
+        self.labeling.close()
         self.browser.cancel_thumbnails()
         self.viewer.set_cine(False)
         self.save_settings()

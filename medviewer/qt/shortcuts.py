@@ -20,8 +20,9 @@ CINE = "Cine"
 MEASURE = "Measurements"
 TOOLS = "Tools and help"
 AI = "AI"
+LABELING = "Labeling"
 
-GROUPS: tuple[str, ...] = (FILE, NAVIGATION, WINDOW, VIEW, CINE, MEASURE, AI, TOOLS)
+GROUPS: tuple[str, ...] = (FILE, NAVIGATION, WINDOW, VIEW, CINE, MEASURE, AI, LABELING, TOOLS)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,36 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     # AI
     Shortcut("ai.run", "Ctrl+R", "Run the classifier on the series (research use only)", AI),
     Shortcut("ai.toggle_heatmap", "H", "Show or hide the explanation heat map", AI),
+    # Labeling (the class keys are those of the default label set, headct-lesions)
+    *(
+        Shortcut(f"labels.class.{name}", key, f"Label the slice {text}, then go on", LABELING)
+        for name, key, text in (
+            ("normal", "N", "normal"),
+            ("hyperdense_lesion", "B", "hyperdense (bright) lesion"),
+            ("hypodense_lesion", "K", "hypodense (dark) lesion"),
+            ("uncertain", "U", "uncertain"),
+            ("exclude", "X", "exclude (not usable)"),
+        )
+    ),
+    Shortcut("labels.accept", "G", "Accept the model's suggestion for the slice", LABELING),
+    Shortcut("labels.clear", "Backspace", "Clear your label of the slice", LABELING),
+    Shortcut("labels.undo", "Ctrl+Z", "Undo your last labeling action", LABELING),
+    Shortcut("labels.redo", "Ctrl+Shift+Z", "Redo the labeling action undone", LABELING),
+    Shortcut("labels.next_unlabeled", "J", "Next unlabeled slice", LABELING),
+    Shortcut(
+        "labels.next_disagreement", "W", "Next slice where the label and model differ", LABELING
+    ),
+    Shortcut(
+        "labels.next_uncertain",
+        "Q",
+        "Next most uncertain slice (highest entropy of the model's output)",
+        LABELING,
+    ),
+    Shortcut("labels.evidence", "Shift+E", "Draw an evidence rectangle on the slice", LABELING),
+    Shortcut("labels.approve", "Y", "Reviewer: approve the slice's label", LABELING),
+    Shortcut(
+        "labels.flag", "Shift+F", "Reviewer: flag the slice's label, with a comment", LABELING
+    ),
     # Tools and help
     Shortcut("tools.tag_browser", "Ctrl+T", "DICOM tag browser", TOOLS),
     Shortcut("help.shortcuts", "F1", "Keyboard and mouse shortcuts (this help)", TOOLS),
@@ -161,6 +192,20 @@ def make_action(
     return action
 
 
+def label_class_id(name: str) -> str:
+    """The table id of the key that assigns class ``name`` (present for the default set)."""
+    return f"labels.class.{name}"
+
+
+def taken_keys(exclude_prefix: str = "labels.class.") -> dict[int, str]:
+    """Combined key code -> action id of every keyed entry, except ids with the prefix."""
+    return {
+        s.key_sequence()[0].toCombined(): s.action_id
+        for s in SHORTCUTS
+        if s.keys and not s.action_id.startswith(exclude_prefix)
+    }
+
+
 __all__ = [
     "GROUPS",
     "SHORTCUTS",
@@ -168,5 +213,7 @@ __all__ = [
     "by_id",
     "grouped",
     "key_sequence",
+    "label_class_id",
     "make_action",
+    "taken_keys",
 ]
