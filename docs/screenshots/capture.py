@@ -75,6 +75,7 @@ def main() -> int:
     browser.close()
 
     ai_shots(app, w, out)
+    labeling_shot(app, w, out)
     print("saved to", out)
     return 0
 
@@ -110,6 +111,32 @@ def ai_shots(app, w, out: Path) -> None:
     w.viewer.primary.set_index(second)
     wait(app, lambda: bool(shown), 120)
     w.grab().save(str(out / "ai-attention-lesion.png"))
+
+
+def labeling_shot(app, w, out: Path) -> None:
+    """The Labels dock on the lesion study after the AI run: a dozen slices labeled by key
+    (one accepted from the model, one flagged in review), an evidence rectangle shown."""
+    from medviewer.labels.schema import Region
+
+    lab = w.labeling
+    lab.change_annotator("Demo annotator")
+    w.labeling_dock.raise_()
+    start = int(os.environ.get("MV_SHOT_LABEL_START", "2"))
+    w.viewer.primary.set_index(start)
+    keys = "NNNBBKNNUNNX"
+    for key in keys:
+        cls = lab.session.label_set.by_key(key)
+        lab.assign(cls.name)
+        wait(app)
+    lab.accept_suggestion()
+    wait(app)
+    first = start + 4
+    lab.session.set_region(first, Region(114.0, 160.0, 144.0, 191.0))  # around the lesion mask
+    lab.session.review(start + 1, "flagged", "check the lower slices")
+    lab.refresh_all()
+    w.viewer.primary.set_index(first)
+    wait(app)
+    w.grab().save(str(out / "labeling-panel.png"))
 
 
 if __name__ == "__main__":
