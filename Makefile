@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python benchmarks/load_series.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/viewer_frames.py
 	$(BIN)/python benchmarks/inference.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/labeling.py
 
 sample: setup
 	$(BIN)/python resources/sample/build_sample.py
