@@ -19,6 +19,10 @@ class ModelError(MedviewerError):
     """A model package cannot be loaded or run."""
 
 
+class TrainingDataError(ModelError):
+    """The labels cannot train a model: too few, one class or one patient only, unusable."""
+
+
 class LabelStoreError(MedviewerError):
     """The annotation store cannot be read or written."""
 

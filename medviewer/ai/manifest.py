@@ -77,6 +77,9 @@ class Manifest:
     metrics: dict = field(default_factory=dict)
     licence: str = ""
     description: str = ""
+    lineage: dict = field(default_factory=dict)
+    """For a fine-tuned model: what it was made from (base name / version / sha256, label
+    snapshot, split counts, options, date, annotators); empty for a model trained from scratch."""
 
     @property
     def ref(self) -> str:
@@ -103,6 +106,7 @@ class Manifest:
             "metrics": self.metrics,
             "licence": self.licence,
             "description": self.description,
+            **({"lineage": self.lineage} if self.lineage else {}),
         }
 
 
@@ -336,6 +340,7 @@ def parse_manifest(data: Any, where: str = "manifest.json") -> Manifest:
         metrics=dict(data.get("metrics") or {}),
         licence=str(data.get("licence", "")),
         description=str(data.get("description", "")),
+        lineage=dict(data.get("lineage") or {}) if isinstance(data.get("lineage"), dict) else {},
     )
 
 

@@ -382,6 +382,56 @@ class ModelRegistry:
                 del self._cache[key]
         return entry
 
+    # -- fine-tuned versions -------------------------------------------------------------------
+    def next_version(self, name: str, base_version: str) -> str:
+        """The next free ``<major>.<minor + 1>.0`` for ``name`` after every installed version
+        with the base's major number (1.0.0 -> 1.1.0 -> 1.2.0), bundled and user alike, and
+        after any folder already taken in the user models folder."""
+        m = re.match(r"\s*v?(\d+)(?:\.(\d+))?", base_version or "")
+        major = int(m.group(1)) if m else 1
+        minor = int(m.group(2) or 0) if m else 0
+        versions = [e.version for e in self.entries() if e.name == name]
+        folder = self.user_dir / _safe_part(name)
+        if folder.is_dir():
+            versions += [p.name for p in folder.iterdir() if not p.name.startswith(".")]
+        for v in versions:
+            vm = re.match(r"\s*v?(\d+)(?:\.(\d+))?", v)
+            if vm and int(vm.group(1)) == major:
+                minor = max(minor, int(vm.group(2) or 0))
+        return f"{major}.{minor + 1}.0"
+
+    def version_folder(self, name: str, version: str) -> Path:
+        """Where a user version ``name:version`` lives (it need not exist)."""
+        return self.user_dir / _safe_part(name) / _safe_part(version)
+
+    def clean_stale_temporary(self, older_than_s: float = 3600.0) -> list[Path]:
+        """Delete ``.tmp-*`` folders left in the user models folder by a killed fine-tuning
+        run (older than ``older_than_s``, so a run saving right now is left alone). They are
+        never listed as models. Returns what was removed."""
+        import time
+
+        removed: list[Path] = []
+        root = self.user_dir
+        if not root.is_dir():
+            return removed
+        now = time.time()
+        for parent in (root, *(p for p in root.iterdir() if p.is_dir())):
+            try:
+                children = list(parent.iterdir())
+            except OSError:
+                continue
+            for child in children:
+                if not (child.name.startswith(".tmp-") and child.is_dir()):
+                    continue
+                try:
+                    if now - child.stat().st_mtime < older_than_s:
+                        continue
+                    shutil.rmtree(child)
+                    removed.append(child)
+                except OSError as exc:
+                    log.warning("could not remove the stale folder %s: %s", child, exc)
+        return removed
+
     # -- loading ------------------------------------------------------------------------------
     def load(
         self, ref: str | None = None, modality: str | None = None, device: str = "auto"
