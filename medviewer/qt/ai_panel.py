@@ -291,6 +291,11 @@ class AIPanel(QtWidgets.QWidget):
         self.plot.scene().sigMouseClicked.connect(self._plot_mouse_clicked)
         self.plot.setToolTip("Probability of each class per slice; click to go to a slice")
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self.change_marks = pg.ScatterPlotItem(
+            size=9, symbol="t", brush=pg.mkBrush(255, 90, 90), pen=pg.mkPen(None)
+        )
+        self.change_marks.setToolTip("Slices whose top class changed with the new model")
+        item.addItem(self.change_marks, ignoreBounds=True)
         v.addWidget(self.plot)
         col.addWidget(box)
 
@@ -548,6 +553,7 @@ class AIPanel(QtWidgets.QWidget):
         self._run_info = None
         self._probs = np.full((n, 0), np.nan)
         self._clear_curves()
+        self.change_marks.setData([], [])
         self._explanations.clear()
         self._heat.clear()
         self._plane_cache = None
@@ -621,6 +627,7 @@ class AIPanel(QtWidgets.QWidget):
         self._probs = np.full((n, 0), np.nan)
         self._run_warnings = set()
         self._clear_curves()
+        self.change_marks.setData([], [])
         self.series_label.setText(f"Running {ref} on {n} slices…")
         self.progress.setRange(0, 0)
         current: dict = {}
@@ -809,6 +816,33 @@ class AIPanel(QtWidgets.QWidget):
 
     def prediction(self, index: int):
         return self._predictions.get(int(index))
+
+    def top_classes(self) -> dict[int, str]:
+        """Slice index -> top class of the last run (the slices classified so far)."""
+        out = {}
+        for k, p in self._predictions.items():
+            top = p.top if isinstance(p.top, str) else self._classes[int(p.top)]
+            out[int(k)] = str(top)
+        return out
+
+    def compare_predictions(self, previous: dict[int, str], before: str | None = None) -> list:
+        """Mark on the plot the slices whose top class differs from ``previous`` (an earlier
+        run's :meth:`top_classes`) and say how many; returns their indices, sorted."""
+        now = self.top_classes()
+        changed = sorted(k for k, top in now.items() if k in previous and previous[k] != top)
+        self.change_marks.setData([k + 1 for k in changed], [1.0] * len(changed))
+        if previous:
+            what = before or "the previous run"
+            self._message(
+                f"Top class changed from {what} on {len(changed)} of {len(now)} slices"
+                + (" (red marks on the plot)" if changed else "")
+            )
+        return changed
+
+    def changed_slices(self) -> list[int]:
+        """The slices marked by the last :meth:`compare_predictions` (0-based)."""
+        x, _y = self.change_marks.getData()
+        return [int(round(v)) - 1 for v in (x if x is not None else [])]
 
     def _model_text(self) -> str:
         if self._run_info is None:
@@ -1344,9 +1378,18 @@ class AIDock(QtCore.QObject):
         self.panel.heatmap_check.toggled.connect(heat.setChecked)
         w.actions["ai.run"] = run
         w.actions["ai.toggle_heatmap"] = heat
+        finetune = make_action(
+            "ai.finetune", w, lambda: self.show_finetune(), text="&Fine-tune model…"
+        )
+        models = make_action("ai.models", w, lambda: self.show_models(), text="&Models…")
+        w.actions["ai.finetune"] = finetune
+        w.actions["ai.models"] = models
         menu = QtWidgets.QMenu("&AI", w)
         menu.addAction(run)
         menu.addAction(heat)
+        menu.addSeparator()
+        menu.addAction(finetune)
+        menu.addAction(models)
         menu.addSeparator()
         show = self.dock.toggleViewAction()
         show.setText("AI &panel")
@@ -1359,6 +1402,8 @@ class AIDock(QtCore.QObject):
             bar.addMenu(menu)
         self.menu = menu
 
+        self.finetune_dialog = None
+        self.models_dialog = None
         w.ai_panel, w.ai_dock, w.ai_side = self.panel, self.dock, self.side
         w.viewer.primary_index_changed.connect(self.panel.set_current_slice)
         self.panel.slice_requested.connect(w.viewer.set_primary_index)
@@ -1434,8 +1479,83 @@ class AIDock(QtCore.QObject):
         if self.side.isVisible():
             self.side.show_plane(self._primary())
 
+    def _store_path(self):
+        labeling = getattr(self.window, "labeling", None)
+        store = getattr(labeling, "store", None)
+        if store is not None:
+            return store.path
+        from medviewer.settings import label_store_path
+
+        return label_store_path(self.window.settings)
+
+    def _registry_or_message(self):
+        registry = self.panel.registry
+        if registry is None:
+            QtWidgets.QMessageBox.warning(
+                self.window,
+                "Models",
+                f"The models are unavailable: {self.panel._registry_error or 'no registry'}",
+            )
+        return registry
+
+    def show_finetune(self):
+        """AI > Fine-tune model…: the fine-tuning dialog on the Labels dock's store (one at a
+        time, non-modal; the viewer stays usable while it trains)."""
+        from medviewer.qt.dialogs.finetune_dialog import FinetuneDialog
+
+        dialog = self.finetune_dialog
+        if dialog is not None and (dialog.training or dialog.isVisible()):
+            dialog.show()
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        registry = self._registry_or_message()
+        if registry is None:
+            return None
+        if dialog is not None:
+            dialog.deleteLater()  # closed and idle: start afresh
+        dialog = FinetuneDialog(
+            self._store_path(),
+            registry,
+            modality=self.panel._modality(),
+            ai_panel=self.panel,
+            parent=self.window,
+        )
+        dialog.activated.connect(lambda _entry: self._models_changed())
+        self.finetune_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def show_models(self):
+        """AI > Models…: every installed version; activate (roll back), delete, model card."""
+        from medviewer.qt.dialogs.models_dialog import ModelsDialog
+
+        registry = self._registry_or_message()
+        if registry is None:
+            return None
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(
+                registry, modality=self.panel._modality(), parent=self.window
+            )
+            self.models_dialog.active_changed.connect(lambda _m: self._models_changed())
+            self.models_dialog.models_changed.connect(self._models_changed)
+        else:
+            self.models_dialog.reload()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
+
+    def _models_changed(self) -> None:
+        """The installed or active models changed: list them again in the dock."""
+        if not self.panel.running:
+            self.panel.reload_models()
+        if self.models_dialog is not None and self.models_dialog.isVisible():
+            self.models_dialog.reload()
+
     def close(self) -> None:
         self.panel.cancel_all()
+        if self.finetune_dialog is not None:
+            self.finetune_dialog.cancel_all()
 
 
 __all__ = ["AIDock", "AIPanel", "ModelInputWindow", "RESEARCH_NOTICE"]

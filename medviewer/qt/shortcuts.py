@@ -106,6 +106,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     # AI
     Shortcut("ai.run", "Ctrl+R", "Run the classifier on the series (research use only)", AI),
     Shortcut("ai.toggle_heatmap", "H", "Show or hide the explanation heat map", AI),
+    Shortcut("ai.finetune", "Ctrl+Shift+F", "Fine-tune a model on your labels", AI),
+    Shortcut(
+        "ai.models", "Ctrl+Shift+M", "Installed models: activate (roll back), delete, card", AI
+    ),
     # Labeling (the class keys are those of the default label set, headct-lesions)
     *(
         Shortcut(f"labels.class.{name}", key, f"Label the slice {text}, then go on", LABELING)
