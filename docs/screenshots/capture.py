@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 
 def wait(app, predicate=lambda: True, timeout=30.0):
@@ -27,7 +27,8 @@ def wait(app, predicate=lambda: True, timeout=30.0):
 
 
 def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    out = Path(args[0] if args else Path(__file__).parent)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MEDVIEWER_CONFIG_DIR", tempfile.mkdtemp(prefix="mv-shots-"))
     from medviewer.qt.app import configure_pyqtgraph
@@ -37,6 +38,10 @@ def main() -> int:
     configure_pyqtgraph()
     app = QtWidgets.QApplication(sys.argv[:1])
     apply_dark_theme(app)
+    if "--finetune-only" in sys.argv:  # only the fine-tuning dialog's shots
+        finetune_shots(app, out)
+        print("saved to", out)
+        return 0
     from medviewer.qt.main_window import MainWindow
 
     w = MainWindow()
@@ -76,6 +81,7 @@ def main() -> int:
 
     ai_shots(app, w, out)
     labeling_shot(app, w, out)
+    finetune_shots(app, out, parent=w)
     print("saved to", out)
     return 0
 
@@ -137,6 +143,75 @@ def labeling_shot(app, w, out: Path) -> None:
     w.viewer.primary.set_index(first)
     wait(app)
     w.grab().save(str(out / "labeling-panel.png"))
+
+
+def finetune_shots(app, out: Path, parent=None) -> None:
+    """AI > Fine-tune model…: the bundled model learns a class it has no output for
+    ("skull_base": slices through the skull base, labeled on the sample study through the label
+    store) — the Data page after "add as new class", the Training page with its curves and the
+    Result page. The store, the new version and the active-model choice live in a temporary
+    folder; the user's own are not touched."""
+    from medviewer.ai.registry import ModelRegistry
+    from medviewer.jobs import run_job
+    from medviewer.labels.store import LabelStore
+    from medviewer.qt.dialogs.finetune_dialog import FinetuneDialog
+    from medviewer.resources import sample_study_dir
+    from medviewer.session import StudySession
+    from medviewer.session.labeling import slice_keys
+
+    folder = Path(tempfile.mkdtemp(prefix="mv-shots-finetune-"))
+    session = StudySession()
+    run_job(session.open_iter([str(sample_study_dir())]))
+    volume = run_job(session.load_iter(session.default_series()))
+    paths = [str(ref.path) for ref in volume.series.slices]
+    store = LabelStore(folder / "labels.sqlite")
+    with store.transaction("label the sample study"):
+        for k, key in enumerate(slice_keys(volume)):
+            if k >= 100:
+                label = "exclude"  # above the brain
+            elif k in (36, 37, 70):
+                label = "uncertain"
+            else:
+                label = "skull_base" if k < 36 else "normal"
+            who = "Dr. Ada" if k % 3 else "Dr. Ben"
+            store.set_label(key, label, annotator=who, path_hint=paths[k])
+    store.close()
+    registry = ModelRegistry(user_dir=folder / "models", state_file=folder / "active.json")
+
+    d = FinetuneDialog(folder / "labels.sqlite", registry, modality="CT", parent=parent)
+    d.setWindowFlag(QtCore.Qt.WindowType.Window)
+    d.resize(1080, 820)
+    d.show()
+    wait(app, lambda: d.overview is not None, 30)
+    d.single_patient_check.setChecked(True)
+    checked = []
+    d.check_finished.connect(checked.append)
+    d.check_data()
+    wait(app, lambda: bool(checked), 300)
+    if d.offered_classes():
+        d.add_classes_radio.setChecked(True)
+        d.apply_mapping()
+        wait(app, lambda: len(checked) > 1, 300)
+    d.grab().save(str(out / "finetune-data.png"))
+
+    d.next()
+    d.mode_box.setCurrentIndex(d.mode_box.findData("full"))
+    d.epochs_spin.setValue(int(os.environ.get("MV_SHOT_EPOCHS", "10")))
+    d.lr_spin.setValue(3e-4)
+    d.patience_spin.setValue(0)
+    d.train_device_box.setCurrentIndex(d.train_device_box.findData("cpu"))
+    finished = []
+    d.training_finished.connect(finished.append)
+    d.start_training()
+    # the Training page while it learns: curves so far, progress with the time left, Cancel
+    shown = max(1, d.epochs_spin.value() * 6 // 10)
+    wait(app, lambda: len(d.history) >= shown or bool(finished), 1800)
+    d.grab().save(str(out / "finetune-training.png"))
+    wait(app, lambda: bool(finished), 1800)
+    d.next()
+    wait(app)
+    d.grab().save(str(out / "finetune-result.png"))
+    d.close()
 
 
 if __name__ == "__main__":
