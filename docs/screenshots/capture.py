@@ -154,7 +154,7 @@ def finetune_shots(app, out: Path, parent=None) -> None:
     from medviewer.ai.registry import ModelRegistry
     from medviewer.jobs import run_job
     from medviewer.labels.store import LabelStore
-    from medviewer.qt.dialogs.finetune_dialog import FinetuneDialog
+    from medviewer.qt.dialogs.finetune import FinetuneDialog
     from medviewer.resources import sample_study_dir
     from medviewer.session import StudySession
     from medviewer.session.labeling import slice_keys

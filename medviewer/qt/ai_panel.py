@@ -1501,7 +1501,7 @@ class AIDock(QtCore.QObject):
     def show_finetune(self):
         """AI > Fine-tune model…: the fine-tuning dialog on the Labels dock's store (one at a
         time, non-modal; the viewer stays usable while it trains)."""
-        from medviewer.qt.dialogs.finetune_dialog import FinetuneDialog
+        from medviewer.qt.dialogs.finetune import FinetuneDialog
 
         dialog = self.finetune_dialog
         if dialog is not None and (dialog.training or dialog.isVisible()):

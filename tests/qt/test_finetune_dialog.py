@@ -19,7 +19,7 @@ from medviewer.ai.registry import ModelRegistry
 from medviewer.jobs import run_job
 from medviewer.labels.store import LabelStore
 from medviewer.qt.ai_panel import AIPanel
-from medviewer.qt.dialogs.finetune_dialog import FinetuneDialog
+from medviewer.qt.dialogs.finetune import FinetuneDialog
 from medviewer.resources import sample_study_dir
 from medviewer.session import StudySession
 from medviewer.session.labeling import slice_keys
@@ -330,7 +330,7 @@ def test_opening_the_dialog_does_not_import_the_training_core_on_the_gui_thread(
         from PySide6 import QtWidgets
         app = QtWidgets.QApplication([])
         from medviewer.ai.registry import ModelRegistry
-        from medviewer.qt.dialogs.finetune_dialog import FinetuneDialog
+        from medviewer.qt.dialogs.finetune import FinetuneDialog
         registry = ModelRegistry(user_dir={str(tmp_path / "models")!r},
                                  state_file={str(tmp_path / "active.json")!r})
         t = time.perf_counter()
