@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.medviewer-installed
 
-.PHONY: run test setup system lint bench sample lesion-sample train-model eval-model screenshots clean
+.PHONY: run test setup system lint bench sample lesion-sample train-model eval-model screenshots clean package
 
 setup: $(STAMP)
 
@@ -42,6 +42,7 @@ bench: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/viewer_frames.py
 	$(BIN)/python benchmarks/inference.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/labeling.py
+	$(BIN)/python benchmarks/finetune.py
 
 sample: setup
 	$(BIN)/python resources/sample/build_sample.py
@@ -60,6 +61,20 @@ eval-model: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+
+# The one-folder bundle dist/medviewer (PyInstaller; packaging/README.md). Slow (tens of minutes
+# on 2 cores) and large (a few GB with the CUDA torch build): never part of `make test`.
+PACKAGE_STAMP := $(VENV)/.medviewer-package-installed
+$(PACKAGE_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,package]' 2>&1 | grep -v "is ignored" || true
+	$(BIN)/pyinstaller --version
+	@touch $@
+
+package: $(PACKAGE_STAMP)
+	nice $(BIN)/pyinstaller --noconfirm --clean --log-level WARN \
+		--distpath dist --workpath build/pyinstaller packaging/medviewer.spec
+	dist/medviewer/medviewer --version
+	@du -sh dist/medviewer; du -sh dist/medviewer/_internal/* | sort -h | tail -n 8
 
 screenshots: setup system
 	xvfb-run -a -s "-screen 0 1280x900x24" $(BIN)/python docs/screenshots/capture.py docs/screenshots
