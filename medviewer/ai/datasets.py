@@ -584,10 +584,11 @@ def prepare_iter(
             )
         single = True
         train, val = _split_single(items, split)
+        # No PatientID here: plan warnings are written into the model card (MODEL_CARD.md),
+        # which travels with exported packages.
         warnings.append(
-            f"all labels come from one patient ({patients[0]}): validation uses other slice "
-            "ranges of the same patient, so its metrics are optimistic — label more patients "
-            "for an honest estimate"
+            "all labels come from one patient: validation uses other slice ranges of the same "
+            "patient, so its metrics are optimistic — label more patients for an honest estimate"
         )
     else:
         train, val = _split_patients(items, split, warnings)

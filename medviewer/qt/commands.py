@@ -12,6 +12,12 @@ from medviewer.dicom.export import write_volume
 from medviewer.jobs import Progress
 
 DICOM_FILTER = "DICOM files (*.dcm *.DCM *.dicom *.ima *.IMA);;All files (*)"
+PNG_EXPORT_CHOICES = (
+    "PNG, overlays de-identified (*.png)",
+    "PNG, overlays as shown: may show the patient's name and ID (*.png)",
+    "PNG without overlays (*.png)",
+)
+"""The file types of Export view as PNG; the first, de-identified, is the default."""
 
 
 class CommandsMixin:
@@ -195,8 +201,15 @@ class CommandsMixin:
         )
 
     # -- export -------------------------------------------------------------------------------
-    def export_png(self, path: str | None = None, overlays: bool | None = None) -> str | None:
-        """Save the current view (as shown, or without text overlays) as a PNG."""
+    def export_png(
+        self, path: str | None = None, overlays: bool | None = None, identity: bool = False
+    ) -> str | None:
+        """Save the current view as a PNG.
+
+        The overlay text is de-identified (no patient name, ID, birth or study date) unless
+        ``identity`` asks for the overlays as shown; ``overlays=False`` leaves the text out.
+        The file dialog offers the three as its file types, the de-identified one first.
+        """
         if self.session.volume is None:
             return None
         if path is None:
@@ -204,21 +217,30 @@ class CommandsMixin:
                 self,
                 "Export view as PNG",
                 os.path.join(self.settings.last_folder, "view.png"),
-                "PNG with overlays (*.png);;PNG without overlays (*.png)",
+                ";;".join(PNG_EXPORT_CHOICES),
+                PNG_EXPORT_CHOICES[0],
             )
             if not path:
                 return None
-            overlays = "without" not in chosen
+            overlays = chosen != PNG_EXPORT_CHOICES[2]
+            identity = chosen == PNG_EXPORT_CHOICES[1]
         if not path.lower().endswith(".png"):
             path += ".png"
         shown = self.viewer.overlays_visible
+        deidentified = self.session.deidentified
         if overlays is False:
             self.viewer.set_overlays_visible(False)
+        if not identity and not deidentified:
+            self.session.deidentified = True
+            self.viewer.refresh()
         try:
             target = self.viewer if self.viewer.layout_name == "1x3" else self.viewer.primary
             ok = target.grab().save(path, "PNG")
         finally:
             self.viewer.set_overlays_visible(shown)
+            if self.session.deidentified != deidentified:
+                self.session.deidentified = deidentified
+                self.viewer.refresh()
         if not ok:
             self._on_error(f"could not write {path}: check the folder exists and is writable")
             return None
