@@ -9,7 +9,10 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
     choices: MEDVIEWER_DATA_DIR) are fresh temporary folders. MEDVIEWER_MODELS is not a user
     folder but the override of the bundled ``models/``: it is unset, so tests see the repo's
     bundled models whatever the shell says; folders of tests may point it elsewhere themselves.
+    The log file (MEDVIEWER_LOG_DIR) has a folder of its own, so a test that checks a command
+    left the user's data untouched is not fooled by the log the command writes.
     """
     monkeypatch.setenv("MEDVIEWER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("MEDVIEWER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("MEDVIEWER_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
     monkeypatch.delenv("MEDVIEWER_MODELS", raising=False)

@@ -16,16 +16,32 @@ def main(paths: Sequence[str] | None = None) -> int:
     """Open the main window on ``paths``; when empty, on the bundled sample studies.
 
     The samples are the head CT and its copy with synthetic lesions (for the bundled model's
-    heat maps); the head CT is the one shown first.
+    heat maps); the head CT is the one shown first. Returns the event loop's exit status.
+    """
+    app, _window = start(paths)
+    return app.exec()
+
+
+def start(paths: Sequence[str] | None = None):
+    """Everything :func:`main` does before the event loop; returns ``(app, window)``.
+
+    The log file is set up first (if the command line has not done it), then the handler that
+    turns any uncaught exception into the error dialog, then the window, which starts opening
+    ``paths`` in the background.
     """
     from PySide6 import QtWidgets
 
     from medviewer.errors import MedviewerError
+    from medviewer.logs import ensure_logging
     from medviewer.resources import lesion_sample_dir, sample_study_dir
 
+    ensure_logging(what="gui")
     configure_pyqtgraph()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("medviewer")
+    from medviewer.qt.excepthook import install_exception_handler
+
+    install_exception_handler(app)
     from medviewer.qt.theme import apply_dark_theme
 
     apply_dark_theme(app)
@@ -42,4 +58,4 @@ def main(paths: Sequence[str] | None = None) -> int:
         if lesion_sample_dir().is_dir():
             targets.append(str(lesion_sample_dir()))
     window.open_paths(targets)
-    return app.exec()
+    return app, window

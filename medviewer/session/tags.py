@@ -18,6 +18,7 @@ from functools import cached_property
 
 from medviewer.errors import DicomError
 from medviewer.jobs import Job, Progress
+from medviewer.phi import register_dataset
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ def read_tags(path: str | os.PathLike) -> list[TagNode]:
                 ds = pydicom.dcmread(path, defer_size=DEFER_SIZE)
             except InvalidDicomError:
                 ds = pydicom.dcmread(path, defer_size=DEFER_SIZE, force=True)
+            register_dataset(ds)  # before any value of it can reach a log (medviewer.phi)
             meta = getattr(ds, "file_meta", None)
             nodes = _dataset_nodes(meta) if meta is not None else []
             nodes += _dataset_nodes(ds, skip_group=0x0002 if nodes else None)
