@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages Qt 6 needs for a real or virtual (Xvfb) display.
+# Install the Debian packages Qt 6 needs for a real or virtual (Xvfb) display, and the
+# freedesktop validators the packaging tests use.
 # Runs only as root on a Debian-like system and only installs what is missing; otherwise it
 # prints what to install and exits 0 (a developer machine usually has them already).
 set -euo pipefail
@@ -11,6 +12,9 @@ PACKAGES=(
   libxcb1 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
   libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxcb-cursor0 libxcb-shm0
   libxcb-sync1 libxcb-render0 libx11-xcb1 libxrender1 libxi6
+  # tests/test_packaging.py validates the desktop entry, AppStream metadata and MIME type with
+  # the freedesktop tools when they are installed (and does its own checks when not)
+  desktop-file-utils appstream shared-mime-info
 )
 
 if ! command -v dpkg >/dev/null 2>&1; then

@@ -29,6 +29,7 @@ from pathlib import Path
 from medviewer.ai.manifest import Manifest, read_manifest
 from medviewer.ai.package import LoadedModel
 from medviewer.errors import ModelError
+from medviewer.resources import install_root
 from medviewer.settings import DATA_DIR_ENV, user_data_dir  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,12 @@ MAX_DEPTH = 3
 CACHE_SIZE = 3
 IMPORT_HINT = "import one with `medviewer models import FOLDER`"
 
-_REPO_MODELS = Path(__file__).resolve().parent.parent.parent / "models"
-
 
 def bundled_models_dir() -> Path:
-    """The shipped models: $MEDVIEWER_MODELS, else ``models/`` beside the package."""
+    """The shipped models: $MEDVIEWER_MODELS, else ``models/`` beside the package (in a frozen
+    build, inside the bundle: see :func:`medviewer.resources.install_root`)."""
     override = os.environ.get(MODELS_ENV)
-    return Path(override) if override else _REPO_MODELS
+    return Path(override) if override else install_root() / "models"
 
 
 def version_key(version: str) -> tuple:
