@@ -33,12 +33,19 @@ def start(paths: Sequence[str] | None = None):
 
     from medviewer.errors import MedviewerError
     from medviewer.logs import ensure_logging
-    from medviewer.resources import lesion_sample_dir, sample_study_dir
+    from medviewer.resources import lesion_sample_dir, resources_dir, sample_study_dir
 
     ensure_logging(what="gui")
     configure_pyqtgraph()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("medviewer")
+    # Wayland compositors match the window to the menu entry by this name (packaging/linux).
+    app.setDesktopFileName("org.medviewer.Medviewer")
+    icon = resources_dir() / "icons" / "medviewer.png"
+    if icon.is_file():
+        from PySide6 import QtGui
+
+        app.setWindowIcon(QtGui.QIcon(str(icon)))
     from medviewer.qt.excepthook import install_exception_handler
 
     install_exception_handler(app)

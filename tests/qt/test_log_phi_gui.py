@@ -50,6 +50,9 @@ def gui(qapp, qtbot, monkeypatch):
 def test_opening_the_samples_in_the_gui_logs_no_patient_value(gui, qtbot):
     window = gui
     qtbot.waitSignal(window.volume_ready, timeout=30_000).wait()
+    app = QtCore.QCoreApplication.instance()
+    assert app.desktopFileName() == "org.medviewer.Medviewer"  # packaging/linux's entry
+    assert not app.windowIcon().isNull()
     study = window.session.study
     assert study.patient_id == "MV-SAMPLE-0001"  # the viewer knows it; the log must not
     # library code is allowed to log DICOM values, in messages and in exceptions

@@ -139,7 +139,7 @@ def plan_summary_html(plan) -> str:
     patients = plan.patients or {}
     ignored = ", ".join(f"{k} {n}" for k, n in sorted((plan.ignored or {}).items()))
     lines = [
-        f"Base <b>{plan.base_ref}</b> → new outputs: {', '.join(classes)}"
+        f"Base <b>{plan.base_ref}</b> → the new model's outputs: {', '.join(classes)}"
         + (f" (added: {', '.join(plan.added_classes)})" if plan.added_classes else ""),
         f"Patients: {patients.get('train', 0)} in training, {patients.get('val', 0)} in "
         f"validation · annotators: {', '.join(plan.annotators) or '–'}",
