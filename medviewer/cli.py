@@ -2,6 +2,7 @@
 
 - ``inspect PATH...``: the studies, series, warnings and skipped files (``--json``: one object)
 - ``convert PATH... -o OUT``: one series as .npy / .nii(.gz) / .nrrd / .mha, in HU for CT
+- ``anonymize IN OUT``: de-identified copies (DICOM PS3.15 Basic profile), same folder layout
 - ``infer PATH...``: classify every slice of one series with a model; the series result
 - ``explain PATH... --slice K --method M -o OUT.npy``: one slice's heat map, aligned with it
 - ``models list | import | remove | activate``: the bundled and the user's model packages
@@ -9,6 +10,8 @@
 - ``train --store PATH --base NAME[:VERSION]``: fine-tune a model on the store's final labels;
   a new user version (not activated); ``--json``: one object. Runs under ``torchrun`` too
 - ``gui [PATH...]``: the desktop viewer (``medviewer PATH`` too); the samples when no PATH
+- ``selftest [--json]``: check this installation (packages, decoders, window, torch, models,
+  Grad-CAM, label store, log); exit 0 only when every check passes
 
 Exit codes: 0 success, 1 could not do it (one-line reason on stderr), 2 usage error.
 """
@@ -16,6 +19,7 @@ Exit codes: 0 success, 1 could not do it (one-line reason on stderr), 2 usage er
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -193,6 +197,35 @@ def cmd_convert(args) -> int:
     print(
         f"wrote {args.output} ({shape} {volume.array.dtype}, series {series.key})", file=sys.stderr
     )
+    return 0
+
+
+def cmd_anonymize(args) -> int:
+    """De-identified copies of IN (file, folder, DICOMDIR) in the new folder OUT."""
+    from medviewer.dicom.deid import anonymize
+
+    bar = _ProgressBar("de-identifying")
+    try:
+        result = anonymize(args.input, args.output, on_progress=bar)
+    finally:
+        bar.close()
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(
+            f"wrote {result.written} de-identified file(s) to {result.output} "
+            f"({result.uids_replaced} UID(s) replaced); skipped {len(result.skipped)}",
+            file=sys.stderr,
+        )
+        for s in result.skipped:
+            print(f"  skipped {s.code}: {s.path}: {s.reason}", file=sys.stderr)
+        for text in result.warnings:
+            print(f"warning: {text}", file=sys.stderr)
+    if not result.written:
+        if not args.json:
+            print(f"no DICOM file in {args.input} could be de-identified", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -676,6 +709,58 @@ def cmd_gui(args) -> int:
     return gui_main(args.paths)
 
 
+def _window_check():
+    """The selftest's Qt window check, or one that fails saying why Qt cannot be imported."""
+    from medviewer.selftest import Check, CheckFailed
+
+    try:
+        from medviewer.qt.selftest import window_check
+    except ImportError as exc:
+        reason = f"the desktop interface cannot be imported ({exc})"
+
+        def failed(ctx):
+            raise CheckFailed(reason)
+
+        return Check("qt window", failed, "reinstall medviewer (PySide6 is missing or broken)")
+    return window_check()
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send whatever is printed meanwhile (by libraries too, from C) to stderr, so that
+    ``--json`` leaves exactly one object on stdout."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no file descriptor 1 (a windowed build): Python's own stream only
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def cmd_selftest(args) -> int:
+    """Check this installation, in-process; exit 0 only when every check passes."""
+    from medviewer.selftest import core_checks, run_selftest
+
+    checks = core_checks(window=_window_check())
+    if args.json:
+        with _stdout_to_stderr():
+            report = run_selftest(checks)
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"medviewer {__version__} selftest", flush=True)
+        report = run_selftest(checks, on_result=lambda r: print(r.line(), flush=True))
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medviewer", description="Offline DICOM viewer with an explainable classifier."
@@ -694,6 +779,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", metavar="UID", help="SeriesInstanceUID (or key from inspect)")
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser(
+        "anonymize",
+        help="write de-identified copies (DICOM PS3.15 Basic profile) in the same layout",
+    )
+    p.add_argument("input", metavar="IN", help="a DICOM file, a folder or a DICOMDIR")
+    p.add_argument("output", metavar="OUT", help="a new or empty folder outside IN")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_anonymize)
 
     from medviewer.ai.device import DEVICE_CHOICES
     from medviewer.ai.explain import METHODS as EXPLAIN_METHODS
@@ -847,10 +941,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser(
+        "selftest", help="check this installation: packages, decoders, window, models, store"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_selftest)
     return parser
 
 
-COMMANDS = ("inspect", "convert", "explain", "infer", "models", "labels", "train", "gui")
+COMMANDS = (
+    "inspect",
+    "convert",
+    "anonymize",
+    "explain",
+    "infer",
+    "models",
+    "labels",
+    "train",
+    "gui",
+    "selftest",
+)
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
@@ -866,10 +977,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_with_default_command(argv))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from medviewer.logs import configure_logging
+
+    # the rotating log file (patient values redacted) and, as before, stderr (details with -v)
+    configure_logging(verbose=args.verbose, what=args.command or "")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

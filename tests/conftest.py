@@ -16,3 +16,15 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MEDVIEWER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("MEDVIEWER_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
     monkeypatch.delenv("MEDVIEWER_MODELS", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_phi_registry():
+    """Each test starts with no patient values registered for log redaction: the registry is
+    process-wide, and a name part an earlier test's study registered ("Test", "Last") would
+    otherwise be redacted in this test's log and tracebacks."""
+    from medviewer import phi
+
+    phi.REGISTRY.clear()
+    yield
+    phi.REGISTRY.clear()

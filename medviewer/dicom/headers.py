@@ -29,6 +29,7 @@ from medviewer.dicom.model import (
     Skipped,
     SliceRef,
 )
+from medviewer.phi import register_dataset
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ def _decoder_problem(ts: str) -> str | None:
 
 
 def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | DicomDir | Skipped:
+    register_dataset(ds)  # before anything is logged about this file (medviewer.phi)
     sop_class = str(ds.get("SOPClassUID", "")) or str(
         getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID", "")
         if hasattr(ds, "file_meta")
