@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from medviewer.dicom import decoders
 from medviewer.dicom.geometry import assemble_stack
 from medviewer.dicom.model import (
     SLICE_UNREADABLE,
@@ -125,16 +126,16 @@ def _fits(dtype: np.dtype, lo: float, hi: float) -> bool:
 
 
 def _decode_file(ref: SliceRef):
-    """All frames of ``ref.path`` decoded by pydicom (palette colour applied) and its dataset."""
-    import pydicom
+    """All frames of ``ref.path`` decoded by pydicom (palette colour applied) and its dataset.
 
+    Compressed data goes through :func:`decoders.pixel_array`: the plug-ins that can abort the
+    process on damaged data (GDCM) run last and only in a child process.
+    """
+    # force: the scan accepts files without the 128-byte preamble / file meta
+    ds = decoders.read_dataset(ref.path, ref.transfer_syntax)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # force: the scan accepts files without the 128-byte preamble / file meta
-        ds = pydicom.dcmread(ref.path, force=True)
-        if not ds.file_meta.get("TransferSyntaxUID") and ref.transfer_syntax:
-            ds.file_meta.TransferSyntaxUID = ref.transfer_syntax
-        arr = ds.pixel_array
+        arr = decoders.pixel_array(ds, ref.path)
         if str(ds.get("PhotometricInterpretation", "")).upper() == "PALETTE COLOR":
             from pydicom.pixels import apply_color_lut
 
@@ -366,6 +367,7 @@ def _pool_size(series: SeriesInfo) -> int:
 def _decode_in_worker(args: tuple[str, int, int, int, bool]):
     """Process-pool entry point: decode one single-frame file; never raises."""
     path, rows, cols, samples, has_lut = args
+    decoders.mark_child_process()  # a decoder crash here ends this worker, not the viewer
     fmt = PixelFormat(rows, cols, samples, 16, 16, False, "MONOCHROME2")
     reader = _SliceReader(fmt, native=False)
     values, rescaled, error = _read_one(reader, SliceRef(path=path, has_modality_lut=has_lut))
