@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.medviewer-installed
 
-.PHONY: run test setup system lint bench sample lesion-sample train-model eval-model screenshots clean package
+.PHONY: run test setup system lint bench fuzz sample lesion-sample train-model eval-model screenshots clean package
 
 setup: $(STAMP)
 
@@ -43,6 +43,16 @@ bench: setup
 	$(BIN)/python benchmarks/inference.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/labeling.py
 	$(BIN)/python benchmarks/finetune.py
+	$(BIN)/python benchmarks/soak.py
+
+# Long coverage-guided fuzzing of scan + load (atheris); corpus and findings in benchmarks/data/fuzz.
+FUZZ_ARGS ?= -runs=100000
+fuzz: setup
+	mkdir -p benchmarks/data/fuzz/corpus benchmarks/data/fuzz/findings
+	$(BIN)/python tests/fuzz/fuzz_dicom.py --seeds benchmarks/data/fuzz/corpus
+	nice $(BIN)/python tests/fuzz/fuzz_dicom.py benchmarks/data/fuzz/corpus -timeout=10 \
+		-rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=benchmarks/data/fuzz/findings/ \
+		$(FUZZ_ARGS)
 
 sample: setup
 	$(BIN)/python resources/sample/build_sample.py
@@ -73,7 +83,9 @@ $(PACKAGE_STAMP): pyproject.toml $(STAMP)
 package: $(PACKAGE_STAMP)
 	nice $(BIN)/pyinstaller --noconfirm --clean --log-level WARN \
 		--distpath dist --workpath build/pyinstaller packaging/medviewer.spec
-	dist/medviewer/medviewer --version
+	cp packaging/install-linux.sh dist/medviewer/
+	cp -r packaging/linux dist/medviewer/linux
+	nice bash packaging/verify-bundle.sh dist/medviewer
 	@du -sh dist/medviewer; du -sh dist/medviewer/_internal/* | sort -h | tail -n 8
 
 screenshots: setup system

@@ -5,9 +5,9 @@ returns the first success. GDCM's SWIG wrapper lets some C++ exceptions escape o
 streams, and the process then ends in ``std::terminate`` (SIGABRT): one bad file would close
 the viewer with everything in it (found by ``tests/fuzz/fuzz_dicom.py``; regression inputs in
 ``tests/dicom/fuzz_regressions/``). So the plug-ins that raise Python exceptions run here,
-in order (pylibjpeg, pydicom's own RLE, Pillow), and those in :data:`ISOLATED_PLUGINS` run
-only when all of those failed, in a child process: if it dies or hangs, that file's pixels
-are unreadable, with a reason, and the load goes on.
+in :data:`PREFERRED_PLUGINS` order (Pillow, pylibjpeg, pydicom's own RLE), and those in
+:data:`ISOLATED_PLUGINS` run only when all of those failed, in a child process: if it dies or
+hangs, that file's pixels are unreadable, with a reason, and the load goes on.
 """
 
 from __future__ import annotations
@@ -189,8 +189,7 @@ class _IsolatedDecoder:
                     )
                 status, value = self._conn.recv()
             except (EOFError, OSError, BrokenPipeError):
-                code = self._stop()
-                how = f"signal {signal.Signals(-code).name}" if code and code < 0 else code
+                how = _exit_text(self._stop())
                 raise DicomError(f"the decoder crashed on it ({how})") from None
         if status != "ok":
             raise DicomError(_first_line(value))
@@ -221,6 +220,15 @@ class _IsolatedDecoder:
     def close(self) -> None:
         with self._lock:
             self._stop()
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
 
 
 _ISOLATED = _IsolatedDecoder()

@@ -120,3 +120,22 @@ def test_good_jpeg2000_still_decodes_in_process(tmp_path, stack_writer):
     (series,) = scan([tmp_path]).all_series()
     assert np.array_equal(load_volume(series).array, truth.values)
     assert decoders._ISOLATED._proc is None
+
+
+def test_isolated_decoder_that_does_not_answer_is_killed_and_replaced(
+    tmp_path, stack_writer, monkeypatch
+):
+    if not _gdcm_available():
+        pytest.skip("python-gdcm is not installed")
+    good = stack_writer(tmp_path, n=1, transfer_syntax=JPEG2000Lossless, seed=8).paths[0]
+    isolated = decoders._IsolatedDecoder()
+    monkeypatch.setattr(decoders, "ISOLATED_TIMEOUT_S", 0.001)  # no child answers that fast
+    with pytest.raises(DicomError, match="did not finish within"):
+        isolated.decode(good, str(JPEG2000Lossless), "gdcm")
+    assert isolated._proc is None  # killed, not left running
+    monkeypatch.setattr(decoders, "ISOLATED_TIMEOUT_S", 60.0)
+    try:
+        values = isolated.decode(good, str(JPEG2000Lossless), "gdcm")  # a fresh child
+    finally:
+        isolated.close()
+    assert np.array_equal(values, pydicom.dcmread(good).pixel_array)
