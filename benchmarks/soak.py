@@ -198,20 +198,23 @@ def run_medviewer(plan, tmp: Path) -> dict:
         if classify:
             del model, result
         rss = rss_mib()
-        cycles.append(
-            {
-                "cycle": i + 1,
-                "series": name,
-                "classified": classify,
-                "top_class": top,
-                "volume_mib": round(voxels_mib, 2),
-                "seconds": round(time.perf_counter() - t0, 3),
-                "rss_mib": round(rss, 1),
-                "gc_objects": len(gc.get_objects()),
-            }
-        )
+        cycles.append(cycle_record(i, name, classify, top, voxels_mib, t0, rss))
         log(f"medviewer cycle {i + 1}/{len(plan)}: {name}, rss {rss:.1f} MiB")
     return {"rss_start_mib": round(rss_start, 1), "cycles": cycles}
+
+
+def cycle_record(i, name, classify, top, voxels_mib, t0, rss) -> dict:
+    """One cycle's line of the results, the same for medviewer and the anchor."""
+    return {
+        "cycle": i + 1,
+        "series": name,
+        "classified": classify,
+        "top_class": top,
+        "volume_mib": round(voxels_mib, 2),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "rss_mib": round(rss, 1),
+        "gc_objects": len(gc.get_objects()),
+    }
 
 
 def run_anchor(plan, tmp: Path) -> dict:
@@ -264,18 +267,7 @@ def run_anchor(plan, tmp: Path) -> dict:
         voxels_mib = volume.nbytes / 2**20
         del datasets, volume
         rss = rss_mib()
-        cycles.append(
-            {
-                "cycle": i + 1,
-                "series": name,
-                "classified": classify,
-                "top_class": top,
-                "volume_mib": round(voxels_mib, 2),
-                "seconds": round(time.perf_counter() - t0, 3),
-                "rss_mib": round(rss, 1),
-                "gc_objects": len(gc.get_objects()),
-            }
-        )
+        cycles.append(cycle_record(i, name, classify, top, voxels_mib, t0, rss))
         log(f"anchor cycle {i + 1}/{len(plan)}: {name}, rss {rss:.1f} MiB")
     return {"rss_start_mib": round(rss_start, 1), "cycles": cycles}
 
