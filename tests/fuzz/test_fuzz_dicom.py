@@ -4,6 +4,7 @@ The long run is ``make fuzz``; this keeps the harness working and replays what i
 """
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -106,6 +107,7 @@ def test_short_seeded_atheris_run(tmp_path):
     corpus, findings = tmp_path / "corpus", tmp_path / "findings"
     findings.mkdir()
     harness.write_seeds(corpus)
+    n_seeds = len(os.listdir(corpus))
     # libFuzzer's memory limit reads the peak RSS, and Linux carries a parent's peak through
     # fork + exec: under the whole suite this pytest process alone peaks above 3 GB. So the
     # limit is 3 GB above what the child starts with, not 3 GB in all.
@@ -129,5 +131,12 @@ def test_short_seeded_atheris_run(tmp_path):
     assert proc.returncode == 0, (
         f"atheris found something ({sorted(os.listdir(findings))}):\n{tail}"
     )
-    assert f"Done {SHORT_RUNS} runs" in proc.stderr, tail
+    # What matters: every seed was loaded and run, then the fuzzer went on mutating until it
+    # reached the run limit, and nothing was found. libFuzzer's final count is not exact (it
+    # counts the seed runs on top, e.g. "Done 409 runs" for -runs=400), so only a floor.
+    seeded = re.search(r"seed corpus: files: (\d+)", proc.stderr)
+    assert seeded and int(seeded.group(1)) == n_seeds, tail
+    assert re.search(r"^#\d+\s+INITED ", proc.stderr, re.MULTILINE), tail
+    done = re.search(r"^Done (\d+) runs", proc.stderr, re.MULTILINE)
+    assert done and int(done.group(1)) >= SHORT_RUNS, tail
     assert not os.listdir(findings)
