@@ -7,17 +7,12 @@ Each file becomes either a list of slices plus the series-level facts, or one
 from __future__ import annotations
 
 import logging
-import math
 import os
 import struct
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
-import pydicom
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID
-
+from medviewer.dicom import header_fields as fields
 from medviewer.dicom.fastheader import LONG_VRS, PIXEL_TAGS, read_fast
 from medviewer.dicom.model import (
     CORRUPT,
@@ -88,48 +83,6 @@ class DicomDir:
     referenced: list[str]
 
 
-def _floats(value) -> list[float]:
-    if value is None or value == "":
-        return []
-    try:
-        if (
-            isinstance(value, (list, tuple))
-            or hasattr(value, "__iter__")
-            and not isinstance(value, (str, bytes))
-        ):
-            vals = [float(v) for v in value]
-        else:
-            vals = [float(value)]
-    except (TypeError, ValueError):
-        return []
-    # 'nan' / 'inf' in a DS is never a usable position, spacing or rescale: treat as absent
-    return vals if all(math.isfinite(v) for v in vals) else []
-
-
-def _opt_float(value) -> float | None:
-    vals = _floats(value)
-    return vals[0] if vals else None
-
-
-def _opt_int(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _vec(value, n: int) -> tuple[float, ...] | None:
-    vals = _floats(value)
-    if len(vals) != n:
-        return None
-    return tuple(vals)
-
-
-def _text(ds, keyword: str) -> str:
-    value = ds.get(keyword, "")
-    return "" if value is None else str(value).strip()
-
-
 def _looks_like_raw_dataset(head: bytes) -> bool:
     """A DICOM data set without the 128-byte preamble starts with a low group number."""
     if len(head) < 8:
@@ -143,6 +96,8 @@ def _sop_name(ds) -> str:
     uid = ds.get("SOPClassUID")
     if not uid:
         return "this object"
+    from pydicom.uid import UID
+
     name = UID(str(uid)).name
     return name if name and name != str(uid) else f"SOP class {uid}"
 
@@ -168,6 +123,11 @@ def read_header(path: str, *, fast: bool = True) -> FileHeader | DicomDir | Skip
                     return _interpret(path, parsed[0], fp, parsed[1], size)
                 except Exception:  # anything odd: let pydicom have the final word
                     log.debug("fast header path failed for %s", path, exc_info=True)
+            # pydicom loads here, on the first file the fast reader hands over (a whole
+            # process that only meets plain files never pays for importing it).
+            import pydicom
+            from pydicom.errors import InvalidDicomError
+
             fp.seek(0)
             try:
                 ds = pydicom.dcmread(fp, stop_before_pixels=True)
@@ -211,6 +171,7 @@ def _decoder_problem(ts: str) -> str | None:
     if ts in NATIVE_SYNTAXES or ts == "1.2.840.10008.1.2.1.99":
         return None
     from pydicom.pixels import get_decoder
+    from pydicom.uid import UID
 
     name = UID(ts).name
     try:
@@ -270,23 +231,23 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
     if problem:
         return Skipped(path, UNSUPPORTED_SYNTAX, problem)
 
-    samples = _opt_int(ds.get("SamplesPerPixel")) or 1
+    samples = fields.opt_int(ds.get("SamplesPerPixel")) or 1
     bits_alloc = int(ds.get("BitsAllocated"))
     fmt = PixelFormat(
         rows=int(ds.get("Rows")),
         cols=int(ds.get("Columns")),
         samples=samples,
         bits_allocated=bits_alloc,
-        bits_stored=_opt_int(ds.get("BitsStored")) or bits_alloc,
-        signed=bool(_opt_int(ds.get("PixelRepresentation")) or 0),
-        photometric=_text(ds, "PhotometricInterpretation").upper() or "MONOCHROME2",
-        planar_configuration=_opt_int(ds.get("PlanarConfiguration")) or 0,
+        bits_stored=fields.opt_int(ds.get("BitsStored")) or bits_alloc,
+        signed=bool(fields.opt_int(ds.get("PixelRepresentation")) or 0),
+        photometric=fields.text(ds, "PhotometricInterpretation").upper() or "MONOCHROME2",
+        planar_configuration=fields.opt_int(ds.get("PlanarConfiguration")) or 0,
     )
     if fmt.rows <= 0 or fmt.cols <= 0:
         return Skipped(
             path, CORRUPT, f"image size {fmt.rows} x {fmt.cols} in (0028,0010/0011) is empty"
         )
-    n_frames = _opt_int(ds.get("NumberOfFrames")) or 1
+    n_frames = fields.opt_int(ds.get("NumberOfFrames")) or 1
     n_frames = max(1, n_frames)
 
     # Native pixel data: locate it and check the file really holds all of it.
@@ -329,20 +290,21 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
                 "fragment of (7FE0,0010)); the copy is incomplete, copy it again",
             )
 
-    lossy = ts in LOSSY_SYNTAXES or _text(ds, "LossyImageCompression") == "01"
-    slices = _slices(path, ds, ts, n_frames, pixel_offset, big_endian)
-    centers, widths, expl = _window(ds)
+    lossy = ts in LOSSY_SYNTAXES or fields.text(ds, "LossyImageCompression") == "01"
+    slices = fields.slices(path, ds, ts, n_frames, pixel_offset, big_endian)
+    centers, widths, expl = fields.window(ds)
+    folder = os.path.dirname(path)
     return FileHeader(
         path=path,
-        study_uid=_text(ds, "StudyInstanceUID") or f"unknown-study:{os.path.dirname(path)}",
-        series_uid=_text(ds, "SeriesInstanceUID") or f"unknown-series:{os.path.dirname(path)}",
-        patient_id=_text(ds, "PatientID"),
-        patient_name=_text(ds, "PatientName"),
-        study_date=_text(ds, "StudyDate"),
-        study_description=_text(ds, "StudyDescription"),
-        series_description=_text(ds, "SeriesDescription"),
-        series_number=_opt_int(ds.get("SeriesNumber")),
-        modality=_text(ds, "Modality").upper() or "OT",
+        study_uid=fields.text(ds, "StudyInstanceUID") or f"unknown-study:{folder}",
+        series_uid=fields.text(ds, "SeriesInstanceUID") or f"unknown-series:{folder}",
+        patient_id=fields.text(ds, "PatientID"),
+        patient_name=fields.text(ds, "PatientName"),
+        study_date=fields.text(ds, "StudyDate"),
+        study_description=fields.text(ds, "StudyDescription"),
+        series_description=fields.text(ds, "SeriesDescription"),
+        series_number=fields.opt_int(ds.get("SeriesNumber")),
+        modality=fields.text(ds, "Modality").upper() or "OT",
         pixel_format=fmt,
         transfer_syntax=ts,
         lossy=lossy,
@@ -351,9 +313,9 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         window_centers=centers,
         window_widths=widths,
         window_explanations=expl,
-        voi_lut=_voi_lut(ds),
-        rescale_type=_text(ds, "RescaleType"),
-        body_part=_text(ds, "BodyPartExamined"),
+        voi_lut=fields.voi_lut(ds),
+        rescale_type=fields.text(ds, "RescaleType"),
+        body_part=fields.text(ds, "BodyPartExamined"),
     )
 
 
@@ -363,127 +325,6 @@ def _encapsulated_complete(fp, size: int, pixel_pos: int) -> bool:
         return True
     fp.seek(pixel_pos)
     return fp.read().rfind(SEQ_DELIMITER) != -1
-
-
-def _window(ds) -> tuple[list[float], list[float], list[str]]:
-    centers = _floats(ds.get("WindowCenter"))
-    widths = _floats(ds.get("WindowWidth"))
-    if not centers:
-        shared = ds.get("SharedFunctionalGroupsSequence")
-        try:
-            voi = shared[0].FrameVOILUTSequence[0]
-            centers, widths = _floats(voi.get("WindowCenter")), _floats(voi.get("WindowWidth"))
-        except (AttributeError, IndexError, TypeError, KeyError):
-            pass
-    n = min(len(centers), len(widths))
-    expl_raw = ds.get("WindowCenterWidthExplanation", [])
-    expl = (
-        [str(e) for e in expl_raw]
-        if isinstance(expl_raw, (list, tuple))
-        or hasattr(expl_raw, "__len__")
-        and not isinstance(expl_raw, str)
-        else [str(expl_raw)]
-    )
-    return centers[:n], [w for w in widths[:n]], expl[:n]
-
-
-def _voi_lut(ds) -> tuple | None:
-    """(first_mapped, bits, table) of the first (0028,3010) VOI LUT Sequence item, if valid."""
-    seq = ds.get("VOILUTSequence")
-    if not seq:
-        return None
-    try:
-        item = seq[0]
-        n_entries, first_mapped, bits = (int(v) for v in item.LUTDescriptor)
-        table = np.asarray(item.LUTData, dtype=np.int64).ravel()
-        if table.size == 0 or (n_entries and table.size < n_entries):
-            return None
-        return (first_mapped, bits, table)
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return None
-
-
-def _functional(ds, frame: int, seq_name: str):
-    """Item ``seq_name`` for ``frame`` from the per-frame, else the shared functional groups."""
-    for container in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
-        groups = ds.get(container)
-        if not groups:
-            continue
-        idx = frame if container.startswith("PerFrame") else 0
-        if idx >= len(groups):
-            continue
-        seq = groups[idx].get(seq_name)
-        if seq:
-            return seq[0]
-    return None
-
-
-def _slices(path, ds, ts, n_frames, pixel_offset, big_endian) -> list[SliceRef]:
-    slope = _opt_float(ds.get("RescaleSlope"))
-    intercept = _opt_float(ds.get("RescaleIntercept"))
-    base = dict(
-        path=path,
-        instance_number=_opt_int(ds.get("InstanceNumber")),
-        transfer_syntax=ts,
-        pixel_offset=pixel_offset,
-        big_endian=big_endian,
-        has_modality_lut="ModalityLUTSequence" in ds,
-        sop_instance_uid=_text(ds, "SOPInstanceUID"),
-    )
-    position = _vec(ds.get("ImagePositionPatient"), 3)
-    orientation = _vec(ds.get("ImageOrientationPatient"), 6)
-    spacing = _vec(ds.get("PixelSpacing"), 2) or _vec(ds.get("ImagerPixelSpacing"), 2)
-    thickness = _opt_float(ds.get("SliceThickness"))
-    if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
-        return [
-            SliceRef(
-                frame=None,
-                position=position,
-                orientation=orientation,
-                pixel_spacing=spacing,
-                slice_thickness=thickness,
-                slope=slope if slope is not None else 1.0,
-                intercept=intercept if intercept is not None else 0.0,
-                **base,
-            )
-        ]
-
-    refs = []
-    step = _opt_float(ds.get("SpacingBetweenSlices")) or thickness
-    from medviewer.dicom.geometry import slice_normal
-
-    for k in range(n_frames):
-        pos_item = _functional(ds, k, "PlanePositionSequence")
-        ori_item = _functional(ds, k, "PlaneOrientationSequence")
-        meas = _functional(ds, k, "PixelMeasuresSequence")
-        xform = _functional(ds, k, "PixelValueTransformationSequence")
-        f_pos = _vec(pos_item.get("ImagePositionPatient"), 3) if pos_item else None
-        f_ori = _vec(ori_item.get("ImageOrientationPatient"), 6) if ori_item else orientation
-        f_sp = (_vec(meas.get("PixelSpacing"), 2) if meas else None) or spacing
-        f_th = (_opt_float(meas.get("SliceThickness")) if meas else None) or thickness
-        if f_pos is None and position is not None and orientation is not None and step:
-            try:
-                normal = slice_normal(orientation)
-                f_pos = tuple(float(p + k * step * n) for p, n in zip(position, normal))
-            except ValueError:
-                f_pos = None
-        f_slope = _opt_float(xform.get("RescaleSlope")) if xform else None
-        f_icpt = _opt_float(xform.get("RescaleIntercept")) if xform else None
-        refs.append(
-            SliceRef(
-                frame=k,
-                position=f_pos,
-                orientation=f_ori,
-                pixel_spacing=f_sp,
-                slice_thickness=f_th,
-                slope=f_slope if f_slope is not None else (slope if slope is not None else 1.0),
-                intercept=f_icpt
-                if f_icpt is not None
-                else (intercept if intercept is not None else 0.0),
-                **base,
-            )
-        )
-    return refs
 
 
 def _dicomdir_files(path: str, ds) -> list[str]:
