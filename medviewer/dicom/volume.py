@@ -25,21 +25,13 @@ from medviewer.dicom.model import (
     SeriesInfo,
     SliceRef,
 )
+from medviewer.dicom.volume_builder import VolumeBuilder
 from medviewer.errors import DicomError
 from medviewer.jobs import CancelToken, Job, Progress, run_job
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 16
-COLOR_PHOTOMETRICS = {
-    "RGB",
-    "YBR_FULL",
-    "YBR_FULL_422",
-    "YBR_ICT",
-    "YBR_RCT",
-    "YBR_PARTIAL_420",
-    "PALETTE COLOR",
-}
 
 
 @dataclass
@@ -97,32 +89,6 @@ class Volume:
         image.SetOrigin(tuple(float(v) for v in self.geometry.origin))
         image.SetDirection(tuple(float(v) for v in self.geometry.direction_matrix().ravel()))
         return image
-
-
-def _is_integral(x: float) -> bool:
-    return float(x).is_integer()
-
-
-_INT_LADDER = [np.dtype(np.int16), np.dtype(np.int32)]
-
-
-def _initial_dtype(series: SeriesInfo) -> np.dtype:
-    fmt = series.pixel_format
-    if fmt.is_color or fmt.photometric in COLOR_PHOTOMETRICS:
-        return np.dtype(np.uint8) if fmt.bits_allocated <= 8 else np.dtype(np.uint16)
-    refs = series.slices
-    if any(not (_is_integral(r.slope) and _is_integral(r.intercept)) for r in refs):
-        return np.dtype(np.float32)
-    if all(r.slope == 1 and r.intercept == 0 and not r.has_modality_lut for r in refs):
-        return fmt.stored_dtype if fmt.bits_allocated > 1 else np.dtype(np.uint8)
-    return np.dtype(np.int16) if fmt.bits_allocated <= 16 else np.dtype(np.int32)
-
-
-def _fits(dtype: np.dtype, lo: float, hi: float) -> bool:
-    if dtype.kind == "f":
-        return True
-    info = np.iinfo(dtype)
-    return info.min <= lo and hi <= info.max
 
 
 def _decode_file(ref: SliceRef):
@@ -220,64 +186,6 @@ class _SliceReader:
         self._cached_path = None
 
 
-class _Builder:
-    """Holds the growing array; widens its dtype if a slice's values do not fit."""
-
-    def __init__(self, series: SeriesInfo) -> None:
-        self.series = series
-        dtype = _initial_dtype(series)
-        n = len(series.slices)
-        self.array = np.empty((n, *series.pixel_format.frame_shape), dtype=dtype)
-
-    def _widen(self, lo: float, hi: float, need_float: bool) -> None:
-        current = self.array.dtype
-        if need_float:
-            target = np.dtype(np.float32) if current.itemsize <= 2 else np.dtype(np.float64)
-        else:
-            target = next((d for d in _INT_LADDER if _fits(d, lo, hi)), np.dtype(np.float64))
-        if target == current:
-            return
-        log.debug("widening volume from %s to %s for values %s..%s", current, target, lo, hi)
-        self.array = self.array.astype(target)
-
-    def store(self, z: int, values: np.ndarray, ref: SliceRef, rescaled: bool) -> None:
-        out = self.array
-        if values.ndim == 3 or out.ndim == 4:  # colour: stored as decoded
-            if values.dtype != out.dtype and values.dtype.itemsize > out.dtype.itemsize:
-                # native byte order: big endian files decode to '>u4', which SimpleITK rejects
-                self.array = out = out.astype(values.dtype.newbyteorder("="))
-            out[z] = values
-            return
-        slope, intercept = (1.0, 0.0) if rescaled else (ref.slope, ref.intercept)
-        if values.dtype.kind == "f" or not (_is_integral(slope) and _is_integral(intercept)):
-            if out.dtype.kind != "f":
-                self._widen(0, 0, need_float=True)
-                out = self.array
-            np.multiply(values, slope, out=out[z], casting="unsafe")
-            out[z] += out.dtype.type(intercept)
-            return
-        vmin, vmax = int(values.min()), int(values.max())
-        a, b = vmin * slope + intercept, vmax * slope + intercept
-        lo, hi = min(a, b), max(a, b)
-        if not _fits(out.dtype, lo, hi):
-            self._widen(lo, hi, need_float=False)
-            out = self.array
-        target = out[z]
-        if out.dtype.kind == "f":
-            np.multiply(values, slope, out=target, casting="unsafe")
-            target += out.dtype.type(intercept)
-            return
-        # Integer arithmetic modulo 2**bits is exact here because the result fits (checked).
-        if slope == 1:
-            np.copyto(target, values, casting="unsafe")
-        else:
-            np.multiply(
-                values, out.dtype.type(int(slope)), out=target, dtype=out.dtype, casting="unsafe"
-            )
-        if intercept:
-            np.add(target, out.dtype.type(int(intercept)), out=target)
-
-
 def load_order(n: int) -> list[int]:
     """Middle slice first, then the others in order."""
     if n == 0:
@@ -292,7 +200,7 @@ def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> J
     if not series.slices:
         raise DicomError(f"series {series.key} has no images to load")
     n = len(series.slices)
-    builder = _Builder(series)
+    builder = VolumeBuilder(series)
     reader = _SliceReader(series.pixel_format)
     loaded = np.zeros(n, dtype=bool)
     volume = Volume(
