@@ -1,7 +1,8 @@
 """De-identify DICOM files with the Basic Application Level Confidentiality Profile (PS3.15 E).
 
 :func:`anonymize_iter` copies a file, a folder (searched recursively) or a DICOMDIR's files
-into a new folder with the same layout, each file de-identified by :func:`deidentify_dataset`:
+into a new folder with the same layout, each file de-identified by :func:`deidentify_dataset`
+(:mod:`.deid_dataset`; the attribute table is :mod:`.deid_profile`):
 
 - every attribute of Table E.1-1 gets its Basic Profile action (:mod:`.deid_profile`):
   ``X`` removed, ``Z`` emptied, ``D`` a dummy value of its VR, ``U`` a new UID. Compound codes
@@ -20,30 +21,39 @@ into a new folder with the same layout, each file de-identified by :func:`deiden
   sequence (0012,0064) with DCM 113100 are set; pixel data is written back byte for byte.
 
 Files are written atomically (a hidden temporary file in the target folder, renamed into
-place). The input is never written to; an output folder inside the input, equal to it, or
-already holding files is refused. Files that are not DICOM, damaged or truncated are skipped
-with a reason and never copied.
+place; :mod:`.deid_files`). The input is never written to; an output folder inside the input,
+equal to it, or already holding files is refused. Files that are not DICOM, damaged or
+truncated are skipped with a reason and never copied.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import tempfile
 import warnings
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
-from medviewer import __version__
-from medviewer.dicom.deid_profile import BASIC_PROFILE, PROFILE_EDITION
+from medviewer.dicom.deid_dataset import (
+    BASIC_PROFILE_CODE,
+    DUMMY_TEXT,
+    METHOD_TEXT,
+    DatasetReport,
+    UidMapper,
+    deidentify_dataset,
+)
+from medviewer.dicom.deid_files import (
+    PATH_PLACEHOLDER,
+    ensure_meta,
+    identity_texts,
+    inside,
+    read_full,
+    safe_relpath,
+    walk_files,
+    write_atomic,
+)
+from medviewer.dicom.deid_profile import PROFILE_EDITION
 from medviewer.dicom.headers import DicomDir, read_header
 from medviewer.dicom.model import (
     CORRUPT,
@@ -61,200 +71,7 @@ log = logging.getLogger(__name__)
 DICOMDIR_NOT_COPIED = "dicomdir_not_copied"
 DEID_FAILED = "deid_failed"
 
-BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
-METHOD_TEXT = f"Basic Application Confidentiality Profile (medviewer {__version__})"
-DUMMY_TEXT = "ANONYMOUS"
-PATH_PLACEHOLDER = "ANON"
 
-# What a compound code becomes when the IOD's attribute type is unknown (see module doc).
-_RESOLVED = {
-    "X": "X",
-    "Z": "Z",
-    "D": "D",
-    "U": "U",
-    "X/Z": "Z",
-    "X/Z/D": "Z",
-    "Z/D": "Z",
-    "X/D": "D",
-    "X/Z/U*": "U*",
-}
-_DUMMY_BY_VR: dict[str, object] = {
-    "DA": "19000101",
-    "DT": "19000101000000",
-    "TM": "000000",
-    "DS": "0",
-    "IS": "0",
-    "AS": "000Y",
-    "US": 0,
-    "SS": 0,
-    "UL": 0,
-    "SL": 0,
-    "UV": 0,
-    "SV": 0,
-    "FL": 0.0,
-    "FD": 0.0,
-    "AT": 0,
-    "OB": b"\x00" * 8,
-    "OW": b"\x00" * 8,
-    "OD": b"\x00" * 8,
-    "OF": b"\x00" * 8,
-    "OL": b"\x00" * 8,
-    "OV": b"\x00" * 8,
-    "UN": b"\x00" * 8,
-}
-# File meta attributes naming the sending / receiving systems or carrying private data.
-_META_REMOVED = frozenset(
-    {0x00020016, 0x00020017, 0x00020018, 0x00020026, 0x00020027, 0x00020028, 0x00020100, 0x00020102}
-)
-
-
-class UidMapper:
-    """Old UID -> new UID, the same answer for the same UID within one run.
-
-    The new UID is ``2.25.`` and the first 128 bits of SHA-256(secret + old UID) as a decimal
-    number (PS3.5 B.2); the secret is random per mapper, so runs cannot be linked.
-    """
-
-    def __init__(self, secret: bytes | None = None) -> None:
-        self._secret = secret if secret is not None else os.urandom(32)
-        self._map: dict[str, str] = {}
-
-    def __call__(self, uid: str) -> str:
-        old = _norm(uid)
-        if not old:
-            return old
-        new = self._map.get(old)
-        if new is None:
-            digest = hashlib.sha256(self._secret + old.encode("utf-8", "replace")).digest()
-            new = "2.25." + str(int.from_bytes(digest[:16], "big"))
-            self._map[old] = new
-        return new
-
-    def __len__(self) -> int:
-        return len(self._map)
-
-
-@dataclass
-class DatasetReport:
-    """What :func:`deidentify_dataset` did to one data set."""
-
-    uids: dict[str, str] = field(default_factory=dict)
-    """Original UID -> new UID, for the UIDs this data set held."""
-    burned_in: bool = False
-    """(0028,0301) Burned In Annotation was YES: the pixels may show identity."""
-
-
-def deidentify_dataset(ds: Dataset, uids: UidMapper) -> DatasetReport:
-    """Apply the Basic Profile to ``ds`` in place (file meta included); pixel data untouched.
-
-    ``uids`` maps UIDs; pass the same mapper for every file of one set so that the study,
-    series and references stay consistent.
-    """
-    report = DatasetReport(burned_in=str(ds.get("BurnedInAnnotation", "")).upper() == "YES")
-    _clean(ds, uids, report)
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None:
-        for tag in list(meta.keys()):
-            t = int(tag)
-            if t == 0x00020003:
-                _replace_uids(meta[tag], uids, report)
-            elif t in _META_REMOVED or (t >> 16) & 1:
-                del meta[tag]
-    _mark(ds)
-    return report
-
-
-def _clean(ds: Dataset, uids: UidMapper, report: DatasetReport) -> None:
-    for tag in list(ds.keys()):
-        t = int(tag)
-        group, element = t >> 16, t & 0xFFFF
-        if group & 1 or (element == 0 and group != 0x0002):
-            del ds[tag]  # private attributes and creators; retired group lengths
-            continue
-        if (0x5000 <= group <= 0x501E or 0x6000 <= group <= 0x601E) and not group & 1:
-            del ds[tag]  # curves, overlay planes
-            continue
-        elem = ds[tag]
-        code = BASIC_PROFILE.get(t)
-        if code is None:  # K: kept; a sequence is cleaned item by item
-            if elem.VR == "SQ":
-                for item in elem.value or ():
-                    _clean(item, uids, report)
-            continue
-        action = _RESOLVED[code]
-        if action == "X":
-            del ds[tag]
-        elif action == "Z":
-            elem.value = [] if elem.VR == "SQ" else elem.empty_value
-        elif action == "D":
-            _dummy(elem, uids, report)
-        elif elem.VR == "SQ":  # U*: keep the references, with new UIDs
-            for item in elem.value or ():
-                _clean(item, uids, report)
-        elif action in ("U", "U*"):
-            _replace_uids(elem, uids, report)
-
-
-def _dummy(elem, uids: UidMapper, report: DatasetReport) -> None:
-    vr = elem.VR
-    if vr == "SQ":
-        elem.value = [Dataset()]  # one empty item: present, non-zero length, nothing in it
-    elif vr == "UI":
-        _replace_uids(elem, uids, report)
-    else:
-        elem.value = _DUMMY_BY_VR.get(vr, DUMMY_TEXT)
-
-
-def _norm(uid) -> str:
-    return str(uid).strip(" \x00")
-
-
-def _replace_uids(elem, uids: UidMapper, report: DatasetReport) -> None:
-    value = elem.value
-    if value is None or value == "":
-        return
-    if isinstance(value, bytes):  # a UID read without its VR
-        value = value.decode("ascii", "replace").strip(" \x00")
-        elem.VR = "UI"
-    if isinstance(value, str):
-        new = uids(value)
-        report.uids[_norm(value)] = new
-        elem.value = new
-        return
-    old = [_norm(v) for v in value]
-    mapped = [uids(v) for v in old]
-    report.uids.update(zip(old, mapped))
-    elem.value = mapped
-
-
-def _mark(ds: Dataset) -> None:
-    ds.PatientIdentityRemoved = "YES"
-    methods = [str(m) for m in _as_list(ds.get("DeidentificationMethod"))]
-    if METHOD_TEXT not in methods:
-        methods.append(METHOD_TEXT)
-    ds.DeidentificationMethod = methods if len(methods) > 1 else methods[0]
-    codes = ds.get("DeidentificationMethodCodeSequence") or Sequence()
-    if not any(str(c.get("CodeValue", "")) == BASIC_PROFILE_CODE[0] for c in codes):
-        item = Dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = BASIC_PROFILE_CODE
-        codes.append(item)
-    ds.DeidentificationMethodCodeSequence = codes
-    if "PixelData" in ds or "LongitudinalTemporalInformationModified" in ds:
-        ds.LongitudinalTemporalInformationModified = "REMOVED"
-
-
-def _as_list(value) -> list:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str | bytes):
-        return [value]
-    try:
-        return list(value)
-    except TypeError:
-        return [value]
-
-
-# -- files ---------------------------------------------------------------------------------------
 @dataclass
 class AnonymizeResult:
     """What a run wrote and left out. Paths in ``files`` are (input, output), absolute."""
@@ -288,29 +105,13 @@ class AnonymizeResult:
         }
 
 
-def _inside(path: str, folder: str) -> bool:
-    """``path`` is ``folder`` or below it (both resolved)."""
-    try:
-        return os.path.commonpath([path, folder]) == folder
-    except ValueError:  # different drives
-        return False
-
-
-def _walk(folder: str) -> list[str]:
-    out = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith("."))
-    return out
-
-
 def _check_paths(source: str, output: str) -> tuple[str, str, str]:
     """(resolved input, resolved output, mirror root) or DicomError saying what to change."""
     src, out = os.path.abspath(source), os.path.abspath(output)
     if not os.path.exists(src):
         raise DicomError(f"no such file or folder: {source}")
     real_src, real_out = os.path.realpath(src), os.path.realpath(out)
-    if _inside(real_out, real_src):
+    if inside(real_out, real_src):
         where = "is the input" if real_out == real_src else "lies inside the input"
         raise DicomError(
             f"the output folder {output} {where} {source}: choose a folder outside it, so the "
@@ -337,28 +138,6 @@ def _check_paths(source: str, output: str) -> tuple[str, str, str]:
     return real_src, out, root
 
 
-def _identity_texts(ds: Dataset) -> list[str]:
-    """The patient's ID and name parts (3+ characters), to keep them out of file names."""
-    texts = {str(ds.get("PatientID", "") or "").strip()}
-    texts.update(re.split(r"[\^=,\s]+", str(ds.get("PatientName", "") or "")))
-    return sorted((t for t in texts if len(t) >= 3), key=len, reverse=True)
-
-
-def _safe_relpath(rel: str, uid_pairs: dict[str, str], identity: list[str]) -> str:
-    """``rel`` with original UIDs replaced by their new ones and identity texts by ANON."""
-    parts = []
-    for part in rel.split(os.sep):
-        new = part
-        for old in sorted(uid_pairs, key=len, reverse=True):
-            if old in new:
-                pattern = rf"(?<![0-9.]){re.escape(old)}(?![0-9]|\.[0-9])"
-                new = re.sub(pattern, uid_pairs[old], new)
-        for text in identity:
-            new = re.sub(re.escape(text), PATH_PLACEHOLDER, new, flags=re.IGNORECASE)
-        parts.append(new if new not in ("", ".", "..") else PATH_PLACEHOLDER)
-    return os.path.join(*parts)
-
-
 class _PydicomNotes(logging.Filter):
     """Turns pydicom's value warnings (an odd value in the original) into our debug lines."""
 
@@ -380,50 +159,6 @@ def _quiet_pydicom():
             yield
     finally:
         logger.removeFilter(notes)
-
-
-def _read_full(path: str) -> Dataset:
-    try:
-        return pydicom.dcmread(path)
-    except InvalidDicomError:
-        return pydicom.dcmread(path, force=True)  # a data set without the preamble
-
-
-def _ensure_meta(ds: Dataset) -> None:
-    meta = ds.file_meta if getattr(ds, "file_meta", None) is not None else None
-    if meta is None:
-        from pydicom.dataset import FileMetaDataset
-
-        meta = ds.file_meta = FileMetaDataset()
-    if "TransferSyntaxUID" not in meta:
-        implicit, little = getattr(ds, "original_encoding", (True, True))
-        meta.TransferSyntaxUID = (
-            ImplicitVRLittleEndian
-            if implicit
-            else ExplicitVRLittleEndian
-            if little
-            else ExplicitVRBigEndian
-        )
-    if "SOPClassUID" in ds:
-        meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    if "SOPInstanceUID" in ds:
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-
-
-def _write_atomic(ds: Dataset, target: str) -> None:
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            ds.save_as(fp, enforce_file_format=True)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass
@@ -450,7 +185,7 @@ def anonymize_iter(
     """
     real_src, out, root = _check_paths(os.fspath(source), os.fspath(output))
     run = _Run(real_src, out, root)
-    files = _walk(real_src) if os.path.isdir(real_src) else [real_src]
+    files = walk_files(real_src) if os.path.isdir(real_src) else [real_src]
     seen = set(files)
     result = AnonymizeResult(source=real_src, output=out)
     burned_in = 0
@@ -468,7 +203,7 @@ def anonymize_iter(
                 if real in seen:
                     continue
                 seen.add(real)
-                if os.path.exists(real) and _inside(real, root):
+                if os.path.exists(real) and inside(real, root):
                     files.append(real)
                 else:
                     why = "missing on disk" if not os.path.exists(real) else "outside its folder"
@@ -520,17 +255,17 @@ def anonymize_iter(
 def _one_file(path: str, run: _Run) -> tuple[str, bool] | Skipped:
     """De-identify and write one file: (target, burned-in flag) or why it was not copied."""
     try:
-        ds = _read_full(path)
+        ds = read_full(path)
     except PermissionError as exc:
         return Skipped(path, UNREADABLE, f"no permission to read the file: {exc.strerror}")
     except Exception as exc:  # pydicom raises many types on damaged files
         log.debug("full read of %s failed", path, exc_info=True)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return Skipped(path, CORRUPT, f"could not read the whole file ({first}); not copied")
-    identity = _identity_texts(ds)
+    identity = identity_texts(ds)
     try:
         report = deidentify_dataset(ds, run.uids)
-        _ensure_meta(ds)
+        ensure_meta(ds)
     except Exception as exc:  # never copy a file that could not be cleaned
         log.debug("de-identification of %s failed", path, exc_info=True)
         return Skipped(
@@ -541,7 +276,7 @@ def _one_file(path: str, run: _Run) -> tuple[str, bool] | Skipped:
         )
     target = _target_for(path, run, report.uids, identity)
     try:
-        _write_atomic(ds, target)
+        write_atomic(ds, target)
     except OSError as exc:
         raise DicomError(
             f"could not write {target} ({exc.strerror or exc}); the files before it are "
@@ -555,7 +290,7 @@ def _one_file(path: str, run: _Run) -> tuple[str, bool] | Skipped:
 def _target_for(path: str, run: _Run, uid_pairs: dict[str, str], identity: list[str]) -> str:
     """Where the copy of ``path`` goes: the same relative path, cleaned of identity, unique."""
     rel = os.path.relpath(path, run.root)
-    safe = _safe_relpath(rel, uid_pairs, identity)
+    safe = safe_relpath(rel, uid_pairs, identity)
     if safe != rel:
         old_parts = rel.split(os.sep)
         for k, (a, b) in enumerate(zip(old_parts, safe.split(os.sep))):
@@ -567,7 +302,7 @@ def _target_for(path: str, run: _Run, uid_pairs: dict[str, str], identity: list[
     while target in run.targets:  # two names that became one (two patients' 'ANON.dcm')
         n += 1
         target = f"{stem}-{n}{ext}"
-    if _inside(os.path.realpath(target), run.source):
+    if inside(os.path.realpath(target), run.source):
         raise DicomError(
             f"refusing to write {target}: it lies inside the input {run.source}; choose an "
             "output folder outside the input"
@@ -583,8 +318,12 @@ def anonymize(
 
 
 __all__ = [
+    "BASIC_PROFILE_CODE",
     "DEID_FAILED",
     "DICOMDIR_NOT_COPIED",
+    "DUMMY_TEXT",
+    "METHOD_TEXT",
+    "PATH_PLACEHOLDER",
     "AnonymizeResult",
     "DatasetReport",
     "UidMapper",
