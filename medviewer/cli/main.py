@@ -1,0 +1,69 @@
+"""The ``medviewer`` command line: builds the parser from each command module's ``register``
+and dispatches to the chosen command's handler (``medviewer PATH`` means ``gui PATH``).
+
+Only argparse and light modules load here; each command imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from medviewer import __version__
+from medviewer.cli import ai, anonymize, gui, labels, selftest, study, train
+from medviewer.cli.common import CommandParser
+from medviewer.cli.output import EXIT_USAGE, run_handler
+
+COMMAND_MODULES = (study, anonymize, ai, labels, train, gui, selftest)
+"""In the order their commands are listed in ``medviewer --help``."""
+
+COMMANDS = (
+    "inspect",
+    "convert",
+    "anonymize",
+    "explain",
+    "infer",
+    "models",
+    "labels",
+    "train",
+    "gui",
+    "selftest",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medviewer", description="Offline DICOM viewer with an explainable classifier."
+    )
+    parser.add_argument("--version", action="version", version=f"medviewer {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def _with_default_command(argv: list[str]) -> list[str]:
+    """``medviewer PATH ...`` means ``medviewer gui PATH ...``."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is not None and first not in COMMANDS and os.path.exists(first):
+        i = argv.index(first)
+        return [*argv[:i], "gui", *argv[i:]]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import medviewer.cli as package  # build_parser is looked up there: it may be replaced
+
+    parser = package.build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_with_default_command(argv))
+    from medviewer.logs import configure_logging
+
+    # the rotating log file (patient values redacted) and, as before, stderr (details with -v)
+    configure_logging(verbose=args.verbose, what=args.command or "")
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return run_handler(args)
