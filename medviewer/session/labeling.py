@@ -10,101 +10,44 @@ shows the store's real state, also after a failed write.
 Navigation: next unlabeled slice, next disagreement with the model, next most uncertain slice
 (highest predictive entropy of the last inference: active-learning order). Filters (class,
 annotator, status) decide which labels the list shows and where "next" goes.
+
+The session's parts: :mod:`~medviewer.session.labeling_slices` (slice keys, evidence
+rectangles), :mod:`~medviewer.session.labeling_suggestions` (the model's suggestions),
+:mod:`~medviewer.session.labeling_navigation` (filters, next) and
+:mod:`~medviewer.session.labeling_jobs` (export / import jobs); this module keeps the names
+callers import.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from medviewer.dicom import Volume
 from medviewer.errors import LabelStoreError
-from medviewer.jobs import Job, Progress
-from medviewer.labels.schema import Annotation, LabelSet, ModelRef, Region, SliceKey
+from medviewer.labels.schema import Annotation, LabelSet, Region, SliceKey
 from medviewer.labels.store import fresh_store_path
+from medviewer.session.labeling_jobs import (
+    export_job,
+    import_job,
+    import_report_text,
+    known_series_uids,
+)
+from medviewer.session.labeling_navigation import (
+    ALL_ANNOTATORS,
+    STATUS_FILTERS,
+    Filters,
+    LabelNavigation,
+)
+from medviewer.session.labeling_slices import (
+    plane_rect_to_region,
+    region_to_plane_rect,
+    slice_keys,
+)
+from medviewer.session.labeling_suggestions import LabelSuggestions, Suggestion, entropy
 
 UNKNOWN_COLOR = "#9e9e9e"
 """Colour of a stored label whose class is not in the current label set."""
-ALL_ANNOTATORS = "*"
-STATUS_FILTERS = ("", "draft", "final", "unreviewed", "approved", "flagged")
-"""Status filter values: "" any, a status, or a review state ("unreviewed": no review)."""
 CONSENSUS = "consensus"
-
-
-def slice_keys(volume: Volume) -> list[SliceKey]:
-    """One key per slice of ``volume.array``, in its order (``volume.series.slices[k]``).
-
-    ``frame`` is the 1-based frame number for multi-frame files (``SliceRef.frame`` counts
-    from 0), None for single-frame images. Raises LabelStoreError when the series lacks the
-    UIDs labels are keyed by.
-    """
-    series = volume.series
-    n = int(volume.array.shape[0])
-    if len(series.slices) != n:
-        raise LabelStoreError(
-            f"series {series.key}: {len(series.slices)} slice references for {n} slices in the "
-            "volume; reload the series before labeling"
-        )
-    if not series.study_uid or not series.series_uid:
-        raise LabelStoreError(
-            f"series {series.key} has no Study/Series Instance UID; labels are keyed by UIDs, "
-            "so this series cannot be labeled"
-        )
-    keys = []
-    for k, ref in enumerate(series.slices):
-        if not ref.sop_instance_uid:
-            raise LabelStoreError(
-                f"slice {k + 1} of series {series.key} ({ref.path}) has no SOP Instance UID "
-                "(0008,0018); labels are keyed by it, so this series cannot be labeled"
-            )
-        frame = None if ref.frame is None else int(ref.frame) + 1
-        keys.append(SliceKey(series.study_uid, series.series_uid, ref.sop_instance_uid, frame))
-    if len(set(keys)) != len(keys):
-        raise LabelStoreError(
-            f"series {series.key} has slices with the same SOP Instance UID and frame; labels "
-            "could not tell them apart"
-        )
-    return keys
-
-
-def entropy(probabilities: dict[str, float] | Sequence[float]) -> float:
-    """Predictive entropy normalised to 0..1 (1: all classes equally likely)."""
-    values = list(probabilities.values()) if isinstance(probabilities, dict) else probabilities
-    values = [float(p) for p in values if p is not None and math.isfinite(float(p))]
-    if len(values) < 2:
-        return 0.0
-    total = sum(values) or 1.0
-    h = -sum((p / total) * math.log(p / total) for p in values if p > 0)
-    return float(h / math.log(len(values)))
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """The model's top class for one slice, with where it came from."""
-
-    index: int
-    label: str
-    probability: float
-    entropy: float
-    model: ModelRef
-    probabilities: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the list shows and where "next" goes.
-
-    ``label``: a class name or "" for any; ``annotator``: whose labels ("" = the current
-    annotator, :data:`ALL_ANNOTATORS` = the latest label of anyone); ``status``: one of
-    :data:`STATUS_FILTERS`.
-    """
-
-    label: str = ""
-    annotator: str = ""
-    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,7 +68,7 @@ class LabelProgress:
         return text
 
 
-class LabelingSession:
+class LabelingSession(LabelSuggestions, LabelNavigation):
     """Labels of the open series for one annotator, backed by a LabelStore."""
 
     def __init__(self, store=None, label_set: LabelSet | None = None, annotator: str = ""):
@@ -284,23 +227,6 @@ class LabelingSession:
     def in_label_set(self, label: str) -> bool:
         return self.label_set.by_name(label) is not None
 
-    def matches(self, ann: Annotation | None) -> bool:
-        """Whether ``ann`` passes the class and status filters."""
-        if ann is None:
-            return False
-        f = self.filters
-        if f.label and ann.label != f.label:
-            return False
-        if f.status in ("draft", "final") and ann.status != f.status:
-            return False
-        if f.status in ("approved", "flagged") and ann.review != f.status:
-            return False
-        return not (f.status == "unreviewed" and ann.review)
-
-    def listed(self) -> list[tuple[int, Annotation]]:
-        """The labeled slices that pass the filters, in slice order."""
-        return [(k, a) for k, a in sorted(self._labels.items()) if self.matches(a)]
-
     def progress(self) -> LabelProgress:
         labels = self._labels.values()
         return LabelProgress(
@@ -445,190 +371,6 @@ class LabelingSession:
             )
         finally:
             self._refresh(index)
-
-    # -- the model's suggestions -------------------------------------------------------------
-    def set_predictions(self, predictions: Iterable) -> int:
-        """Keep the last inference's per-slice predictions (objects with ``index``,
-        ``probabilities``, ``top``, ``model``, ``version``, ``sha256``); returns how many."""
-        self._suggestions = {}
-        for p in predictions:
-            k = int(p.index)
-            if not 0 <= k < self.n_slices:
-                continue
-            probs = {str(c): float(v) for c, v in dict(p.probabilities).items()}
-            top = str(p.top)
-            self._suggestions[k] = Suggestion(
-                index=k,
-                label=top,
-                probability=float(probs.get(top, float("nan"))),
-                entropy=entropy(probs),
-                model=ModelRef(str(p.model), str(p.version), str(getattr(p, "sha256", ""))),
-                probabilities=probs,
-            )
-        return len(self._suggestions)
-
-    def clear_predictions(self) -> None:
-        self._suggestions = {}
-
-    def suggestion(self, index: int) -> Suggestion | None:
-        return self._suggestions.get(int(index))
-
-    @property
-    def has_predictions(self) -> bool:
-        return bool(self._suggestions)
-
-    def disagrees(self, index: int) -> bool:
-        """The shown label and the model's top class differ (both known, same vocabulary:
-        labels outside the model's classes, such as ``uncertain``, never disagree)."""
-        ann, s = self._labels.get(index), self._suggestions.get(index)
-        if ann is None or s is None:
-            return False
-        return ann.label in s.probabilities and ann.label != s.label
-
-    # -- navigation --------------------------------------------------------------------------
-    def _after(self, start: int) -> list[int]:
-        n = self.n_slices
-        return [(start + d) % n for d in range(1, n + 1)] if n else []
-
-    def next_unlabeled(self, start: int) -> int | None:
-        """The next slice after ``start`` (wrapping) without a shown label."""
-        return next((k for k in self._after(start) if k not in self._labels), None)
-
-    def next_listed(self, start: int) -> int | None:
-        """The next slice after ``start`` (wrapping) whose label passes the filters."""
-        return next((k for k in self._after(start) if self.matches(self._labels.get(k))), None)
-
-    def next_disagreement(self, start: int) -> int | None:
-        """The next slice after ``start`` (wrapping) whose label (passing the filters)
-        differs from the model's top class."""
-        return next(
-            (
-                k
-                for k in self._after(start)
-                if self.disagrees(k) and self.matches(self._labels.get(k))
-            ),
-            None,
-        )
-
-    def uncertainty_order(self) -> list[int]:
-        """Slices with a prediction, most uncertain (highest entropy) first."""
-        return sorted(self._suggestions, key=lambda k: (-self._suggestions[k].entropy, k))
-
-    def next_uncertain(self, start: int) -> int | None:
-        """Active-learning order: the most uncertain unlabeled slice other than ``start``;
-        once every slice with a prediction is labeled, the next in the ranking after
-        ``start`` among the labels that pass the filters."""
-        order = self.uncertainty_order()
-        unlabeled = [k for k in order if k not in self._labels and k != start]
-        if unlabeled:
-            return unlabeled[0]
-        listed = [k for k in order if self.matches(self._labels.get(k))]
-        if not listed:
-            return None
-        if start in listed:
-            return listed[(listed.index(start) + 1) % len(listed)]
-        return listed[0]
-
-
-# -- evidence rectangles: plane pixels <-> pixels of volume.array[k] ------------------------
-def _axis_steps(volume: Volume, plane: str, plane_index: int):
-    """For plane rows and columns: which volume axis (1 = j / rows, 2 = i / columns) they
-    run along, its index at pixel 0 and its direction (+1 / -1)."""
-    from medviewer.session import mpr
-
-    base = mpr.to_index(volume, plane, plane_index, 0, 0)
-    down = mpr.to_index(volume, plane, plane_index, 1, 0)
-    right = mpr.to_index(volume, plane, plane_index, 0, 1)
-    out = []
-    for moved, default_axis in ((down, 1), (right, 2)):
-        diffs = [moved[a] - base[a] for a in (1, 2)]
-        if diffs[0]:
-            out.append((1, base[1], 1 if diffs[0] > 0 else -1))
-        elif diffs[1]:
-            out.append((2, base[2], 1 if diffs[1] > 0 else -1))
-        else:  # a single row / column: nothing to tell, keep the plane's own axis
-            out.append((default_axis, base[default_axis], 1))
-    return out
-
-
-def _edge(value: float, base: int, step: int) -> float:
-    # pixel p covers [p, p + 1); with step -1 index base - p covers [base - p, base - p + 1)
-    return base + value if step > 0 else base + 1 - value
-
-
-def plane_rect_to_region(
-    volume: Volume, plane: str, plane_index: int, rect: tuple[float, float, float, float]
-) -> Region:
-    """``rect`` = (row0, col0, row1, col1) in the plane's pixel edges -> a :class:`Region`
-    in pixel coordinates of the acquired slice (x = column, y = row), clamped to the image."""
-    r0, c0, r1, c1 = rect
-    (row_axis, row_base, row_step), (col_axis, col_base, col_step) = _axis_steps(
-        volume, plane, plane_index
-    )
-    coords = {row_axis: (_edge(r0, row_base, row_step), _edge(r1, row_base, row_step))}
-    coords[col_axis] = (_edge(c0, col_base, col_step), _edge(c1, col_base, col_step))
-    rows, cols = volume.array.shape[1:3]
-    ys = sorted(min(max(v, 0.0), float(rows)) for v in coords[1])
-    xs = sorted(min(max(v, 0.0), float(cols)) for v in coords[2])
-    return Region(xs[0], ys[0], xs[1], ys[1])
-
-
-def region_to_plane_rect(
-    volume: Volume, plane: str, plane_index: int, region: Region
-) -> tuple[float, float, float, float]:
-    """The inverse of :func:`plane_rect_to_region`: (row0, col0, row1, col1), sorted."""
-    (row_axis, row_base, row_step), (col_axis, col_base, col_step) = _axis_steps(
-        volume, plane, plane_index
-    )
-    by_axis = {1: (region.y0, region.y1), 2: (region.x0, region.x1)}
-    rows = sorted(_edge(v, row_base, row_step) for v in by_axis[row_axis])
-    cols = sorted(_edge(v, col_base, col_step) for v in by_axis[col_axis])
-    return (rows[0], cols[0], rows[1], cols[1])
-
-
-# -- import / export as jobs (each opens its own connection: SQLite is per thread) ----------
-def export_job(store_path: str | os.PathLike, path: str | os.PathLike, **filters) -> Job[int]:
-    """Export the store's labels to ``path`` (.csv or .json); returns the number written."""
-    from medviewer.labels.io import export_labels
-    from medviewer.labels.store import LabelStore
-
-    yield Progress(0, None, f"exporting labels to {Path(path).name}…")
-    with LabelStore(store_path) as store:
-        n = export_labels(store, path, **filters)
-    yield Progress(1, 1, f"{n} labels exported")
-    return n
-
-
-def import_job(
-    store_path: str | os.PathLike,
-    path: str | os.PathLike,
-    *,
-    label_set: LabelSet | None = None,
-    known_series: set[str] | None = None,
-):
-    """Import ``path`` into the store (one transaction); returns the ImportReport."""
-    from medviewer.labels.io import import_labels
-    from medviewer.labels.store import LabelStore
-
-    yield Progress(0, None, f"importing {Path(path).name}…")
-    with LabelStore(store_path) as store:
-        report = import_labels(store, path, label_set=label_set, known_series=known_series)
-    yield Progress(1, 1, "imported")
-    return report
-
-
-def import_report_text(report) -> str:
-    """A short summary of an ImportReport: "108 imported, 2 unchanged, 3 skipped"."""
-    return (
-        f"{report.imported} imported, {report.unchanged} unchanged, {len(report.skipped)} skipped"
-    )
-
-
-def known_series_uids(scan_result) -> set[str]:
-    """Series Instance UIDs of every series in a ScanResult (the open studies)."""
-    if scan_result is None:
-        return set()
-    return {s.series_uid for study in scan_result.studies for s in study.series}
 
 
 __all__ = [
