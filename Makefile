@@ -42,6 +42,7 @@ bench: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/viewer_frames.py
 	$(BIN)/python benchmarks/inference.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/labeling.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_responsiveness.py
 	$(BIN)/python benchmarks/finetune.py
 	$(BIN)/python benchmarks/soak.py
 
