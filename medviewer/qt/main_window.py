@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtWidgets
 from medviewer.dicom import ScanResult, Volume
 from medviewer.jobs import Progress
 from medviewer.qt import actions
-from medviewer.qt.ai_panel import AIDock
+from medviewer.qt.ai import AIDock
 from medviewer.qt.commands import CommandsMixin
 from medviewer.qt.panels.labeling import LabelingDock
 from medviewer.qt.series_browser import SeriesBrowser

@@ -1,0 +1,231 @@
+"""Puts the AI dock into the main window: the right-hand "AI" dock holding an
+:class:`~medviewer.qt.ai.panel.AIPanel`, the "AI" menu (Run, Heat map, Fine-tune model…,
+Models…), the heat map on the primary plane or the side-by-side view, kept in step with the
+viewer, and the background warm-up of torch once a series is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from PySide6 import QtCore, QtWidgets
+
+from medviewer.jobs import Progress
+from medviewer.qt.ai.panel import AIPanel
+from medviewer.qt.workers import start_job
+
+log = logging.getLogger(__name__)
+WARM_UP_DELAY_MS = 1500
+"""After a series is shown, wait this long before importing torch in the background."""
+
+
+class AIDock(QtCore.QObject):
+    """Puts an :class:`AIPanel` into a MainWindow: the right-hand "AI" dock, the "AI" menu, the
+    heat map on the primary plane and the side-by-side view, all kept in step with the viewer.
+
+    Attributes set on the window: ``ai_panel``, ``ai_dock``, ``ai_side`` and the actions
+    ``ai.run`` / ``ai.toggle_heatmap`` in ``window.actions``.
+    """
+
+    def __init__(self, window, registry=None) -> None:
+        super().__init__(window)
+        from medviewer.qt.heatmap import SideBySideView
+        from medviewer.qt.shortcuts import make_action
+
+        self.window = w = window
+        self.panel = AIPanel(w.session, registry=registry, parent=w)
+        self.dock = w._dock("AI", "ai", self.panel, "Right")
+        self.side = SideBySideView()
+        self.side.setVisible(False)
+        self.side.scrolled.connect(lambda steps: self._primary().set_index(self._index() + steps))
+        w.viewer.splitter.addWidget(self.side)
+        self._overlay_on = None
+
+        run = make_action("ai.run", w, self.run, text="&Run classifier")
+        heat = make_action("ai.toggle_heatmap", w, text="&Heat map", checkable=True)
+        heat.toggled.connect(self.panel.set_heatmap)
+        self.panel.heatmap_check.toggled.connect(heat.setChecked)
+        w.actions["ai.run"] = run
+        w.actions["ai.toggle_heatmap"] = heat
+        finetune = make_action(
+            "ai.finetune", w, lambda: self.show_finetune(), text="&Fine-tune model…"
+        )
+        models = make_action("ai.models", w, lambda: self.show_models(), text="&Models…")
+        w.actions["ai.finetune"] = finetune
+        w.actions["ai.models"] = models
+        menu = QtWidgets.QMenu("&AI", w)
+        menu.addAction(run)
+        menu.addAction(heat)
+        menu.addSeparator()
+        menu.addAction(finetune)
+        menu.addAction(models)
+        menu.addSeparator()
+        show = self.dock.toggleViewAction()
+        show.setText("AI &panel")
+        menu.addAction(show)
+        bar = w.menuBar()
+        help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+        if help_menu is not None:
+            bar.insertMenu(help_menu, menu)
+        else:
+            bar.addMenu(menu)
+        self.menu = menu
+
+        self.finetune_dialog = None
+        self.models_dialog = None
+        w.ai_panel, w.ai_dock, w.ai_side = self.panel, self.dock, self.side
+        w.viewer.primary_index_changed.connect(self.panel.set_current_slice)
+        self.panel.slice_requested.connect(w.viewer.set_primary_index)
+        self.panel.overlay_changed.connect(self._show_overlay)
+        self.panel.side_by_side_changed.connect(self._side_by_side)
+        for view in w.viewer.views.values():
+            view.view.image.sigImageChanged.connect(self._sync_side)
+        w.viewer.window_changed.connect(lambda _w: self._sync_side())
+        w.volume_ready.connect(self.volume_loaded)
+        self._warm_worker = None
+        self._warm_timer = QtCore.QTimer(w)
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.timeout.connect(self.warm_up)
+        w.volume_ready.connect(lambda: self._warm_timer.start(WARM_UP_DELAY_MS))
+
+    def warm_up(self) -> None:
+        """Import torch and pytorch-grad-cam on a worker once a series is shown and the user
+        is reading it, so the first Run or heat map does not wait for the imports (seconds on
+        a cold disk). Nothing is loaded onto a device; no model is read."""
+        if self._warm_worker is not None or os.environ.get("MEDVIEWER_NO_WARMUP"):
+            return
+
+        def job():
+            yield Progress(0, 2, "importing torch")
+            import torch  # noqa: F401
+
+            yield Progress(1, 2, "importing pytorch-grad-cam")
+            import pytorch_grad_cam  # noqa: F401
+
+            return True
+
+        self._warm_worker = start_job(job(), on_error=lambda m: log.debug("warm-up: %s", m))
+
+    def _primary(self):
+        return self.window.viewer.primary
+
+    def _index(self) -> int:
+        return self._primary().index
+
+    def run(self) -> None:
+        self.dock.show()
+        self.dock.raise_()
+        self.panel.run()
+
+    def volume_started(self) -> None:
+        """MainWindow: a new volume is current (its middle slice is ready)."""
+        self.panel.set_volume_changed()
+        self.panel.set_current_slice(self._index())
+        self._sync_side()
+
+    def volume_loaded(self) -> None:
+        self.panel.set_current_slice(self._index())  # slices that were loading can be explained
+
+    def _show_overlay(self, rgba) -> None:
+        target = self.side if self.panel.side_by_side else self._primary().view
+        if self._overlay_on is not None and self._overlay_on is not target:
+            self._overlay_on.set_overlay_rgba(None)
+        target.set_overlay_rgba(rgba, self.panel.opacity)
+        self._overlay_on = target if rgba is not None else None
+
+    def _side_by_side(self, on: bool) -> None:
+        self.side.setVisible(on)
+        if on:  # share the width equally between the views shown
+            splitter = self.window.viewer.splitter
+            shown = [not splitter.widget(i).isHidden() for i in range(splitter.count())]
+            width = sum(splitter.sizes()) or splitter.width()
+            share = width // max(sum(shown), 1)
+            splitter.setSizes([share if s else 0 for s in shown])
+        self._sync_side()
+        self._show_overlay(self.panel.overlay)
+
+    def _sync_side(self, *_args) -> None:
+        if self.side.isVisible():
+            self.side.show_plane(self._primary())
+
+    def _store_path(self):
+        labeling = getattr(self.window, "labeling", None)
+        store = getattr(labeling, "store", None)
+        if store is not None:
+            return store.path
+        from medviewer.settings import label_store_path
+
+        return label_store_path(self.window.settings)
+
+    def _registry_or_message(self):
+        registry = self.panel.registry
+        if registry is None:
+            QtWidgets.QMessageBox.warning(
+                self.window,
+                "Models",
+                f"The models are unavailable: {self.panel._registry_error or 'no registry'}",
+            )
+        return registry
+
+    def show_finetune(self):
+        """AI > Fine-tune model…: the fine-tuning dialog on the Labels dock's store (one at a
+        time, non-modal; the viewer stays usable while it trains)."""
+        from medviewer.qt.dialogs.finetune import FinetuneDialog
+
+        dialog = self.finetune_dialog
+        if dialog is not None and (dialog.training or dialog.isVisible()):
+            dialog.show()
+            dialog.raise_()
+            dialog.activateWindow()
+            return dialog
+        registry = self._registry_or_message()
+        if registry is None:
+            return None
+        if dialog is not None:
+            dialog.deleteLater()  # closed and idle: start afresh
+        dialog = FinetuneDialog(
+            self._store_path(),
+            registry,
+            modality=self.panel._modality(),
+            ai_panel=self.panel,
+            parent=self.window,
+        )
+        dialog.activated.connect(lambda _entry: self._models_changed())
+        self.finetune_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def show_models(self):
+        """AI > Models…: every installed version; activate (roll back), delete, model card."""
+        from medviewer.qt.dialogs.models_dialog import ModelsDialog
+
+        registry = self._registry_or_message()
+        if registry is None:
+            return None
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(
+                registry, modality=self.panel._modality(), parent=self.window
+            )
+            self.models_dialog.active_changed.connect(lambda _m: self._models_changed())
+            self.models_dialog.models_changed.connect(self._models_changed)
+        else:
+            self.models_dialog.reload()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
+
+    def _models_changed(self) -> None:
+        """The installed or active models changed: list them again in the dock."""
+        if not self.panel.running:
+            self.panel.reload_models()
+        if self.models_dialog is not None and self.models_dialog.isVisible():
+            self.models_dialog.reload()
+
+    def close(self) -> None:
+        self.panel.cancel_all()
+        if self.finetune_dialog is not None:
+            self.finetune_dialog.cancel_all()
+
+
+__all__ = ["AIDock", "WARM_UP_DELAY_MS"]
