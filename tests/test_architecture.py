@@ -53,3 +53,40 @@ def test_inspect_runs_without_qt_or_torch(tmp_path):
         """
     )
     assert not loaded & (HEAVY | QT), loaded & (HEAVY | QT)
+
+
+def test_convert_of_native_ct_loads_neither_pydicom_nor_the_model_core(tmp_path):
+    """`medviewer convert` as a whole process is timed against SimpleITK's
+    (benchmarks/load_process.py): uncompressed slices are read by the fast header walker and
+    one readinto each, so pydicom, the model core and Qt stay unloaded."""
+    from medviewer.testing.synthetic import write_series
+
+    write_series(tmp_path / "ct", n_slices=4, rows=16, cols=16)
+    out = tmp_path / "ct.npy"
+    loaded = _modules_after(
+        f"""
+        from medviewer.cli import main
+        assert main(["convert", {str(tmp_path / "ct")!r}, "-o", {str(out)!r}]) == 0
+        """
+    )
+    assert out.is_file()
+    unwanted = HEAVY | QT | {"pydicom", "medviewer.ai.explain", "medviewer.ai.classifier"}
+    assert not loaded & unwanted, loaded & unwanted
+
+
+MAX_MODULE_LINES = 450  # one concern per module; Qt windows aim at ~300
+
+
+def test_no_module_holds_more_than_one_concern_by_size():
+    from pathlib import Path
+
+    import medviewer
+
+    root = Path(medviewer.__file__).parent
+    sizes = {
+        str(p.relative_to(root)): len(p.read_text(encoding="utf-8").splitlines())
+        for p in root.rglob("*.py")
+    }
+    assert len(sizes) > 100
+    too_big = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not too_big, f"split these by concern (docs/architecture.md): {too_big}"
