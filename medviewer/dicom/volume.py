@@ -120,15 +120,18 @@ class _SliceReader:
         self._cached_ds = None
         self._cached_error: Exception | None = None
 
-    def read(self, ref: SliceRef) -> tuple[np.ndarray, bool]:
-        """Return (values, rescaled) where ``rescaled`` says the modality LUT was applied."""
+    def read(self, ref: SliceRef, out: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+        """Return (values, rescaled) where ``rescaled`` says the modality LUT was applied.
+
+        Native data is read into ``out`` when given (the slice's own slot in the volume, so
+        the bytes are copied once, by the kernel), else into a scratch buffer."""
         if ref.pixel_offset is not None and not ref.has_modality_lut:
-            return self._read_native(ref), False
+            return self._read_native(ref, out), False
         return self._read_decoded(ref)
 
-    def _read_native(self, ref: SliceRef) -> np.ndarray:
+    def _read_native(self, ref: SliceRef, out: np.ndarray | None = None) -> np.ndarray:
         fmt = self.fmt
-        buf = self.scratch
+        buf = self.scratch if out is None else out
         offset = ref.pixel_offset + (ref.frame or 0) * fmt.frame_nbytes
         with open(ref.path, "rb", buffering=0) as fp:
             fp.seek(offset)
@@ -217,7 +220,7 @@ def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> J
     if first.frame is not None and first.pixel_offset is None:
         order = list(range(n))  # decode the file once, frames in order
     for count, (z, values, rescaled, error) in enumerate(
-        _read_slices(series, order, reader), start=1
+        _read_slices(series, order, reader, builder.native_slot), start=1
     ):
         ref = series.slices[z]
         if error is None:
@@ -248,9 +251,9 @@ def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> J
 POOL_MIN_PIXELS = 24_000_000
 
 
-def _read_one(reader: _SliceReader, ref: SliceRef):
+def _read_one(reader: _SliceReader, ref: SliceRef, out: np.ndarray | None = None):
     try:
-        values, rescaled = reader.read(ref)
+        values, rescaled = reader.read(ref) if out is None else reader.read(ref, out)
         return values, rescaled, None
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -282,12 +285,55 @@ def _decode_in_worker(args: tuple[str, int, int, int, bool]):
     return (None if values is None else np.ascontiguousarray(values)), rescaled, error
 
 
-def _read_slices(series: SeriesInfo, order: list[int], reader: _SliceReader):
-    """Yield (z, values, rescaled, error) in ``order``; the first slice is always read here."""
-    workers = _pool_size(series)
-    if not workers:
+# Native slices of a series at least this long are read by this many threads, each straight
+# into its slice of the volume: readinto releases the GIL, so the kernel's copies from the page
+# cache run in parallel while this thread rescales the slices already read.
+THREAD_MIN_SLICES = 32
+READ_THREADS = 2
+
+
+def _threads_help(series: SeriesInfo, order: list[int], slot) -> bool:
+    if slot is None or len(order) < THREAD_MIN_SLICES or (os.cpu_count() or 1) < 2:
+        return False
+    return all(r.pixel_offset is not None and not r.has_modality_lut for r in series.slices)
+
+
+def _read_native_in_threads(series: SeriesInfo, order: list[int], reader: _SliceReader, slot):
+    """Yield (z, values, rescaled, error) in ``order``, read by :data:`READ_THREADS` threads.
+
+    Every slot is taken before the first read: if the volume is widened meanwhile, the raw
+    values land in the old array and are rescaled from there into the new one (the builder
+    sees they are not in its array), so nothing is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    targets = [(z, slot(z)) for z in order]
+    if any(out is None for _, out in targets):  # widened already: one scratch buffer, here
         for z in order:
             yield (z, *_read_one(reader, series.slices[z]))
+        return
+    pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="medviewer-read")
+    try:
+        results = pool.map(lambda t: _read_one(reader, series.slices[t[0]], t[1]), targets)
+        for (z, _), result in zip(targets, results):
+            yield (z, *result)
+    finally:  # also when the load is cancelled: no thread writes into the volume after it
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _read_slices(series: SeriesInfo, order: list[int], reader: _SliceReader, slot=None):
+    """Yield (z, values, rescaled, error) in ``order``; the first slice is always read here.
+
+    ``slot(z)`` may give the array native data of slice z is read straight into."""
+    workers = _pool_size(series)
+    if not workers and _threads_help(series, order, slot):
+        first = order[0]
+        yield (first, *_read_one(reader, series.slices[first], slot(first)))
+        yield from _read_native_in_threads(series, order[1:], reader, slot)
+        return
+    if not workers:
+        for z in order:
+            out = slot(z) if slot is not None else None
+            yield (z, *_read_one(reader, series.slices[z], out))
         return
     first, rest = order[0], order[1:]
     yield (first, *_read_one(reader, series.slices[first]))

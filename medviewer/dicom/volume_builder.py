@@ -72,8 +72,38 @@ class VolumeBuilder:
         log.debug("widening volume from %s to %s for values %s..%s", current, target, lo, hi)
         self.array = self.array.astype(target)
 
+    def native_slot(self, z: int) -> np.ndarray | None:
+        """Slice z of the array, when native stored values can be read straight into it (the
+        array still has the stored dtype): one copy of the bytes instead of two."""
+        out = self.array
+        if out.ndim != 3 or out.dtype != self.series.pixel_format.stored_dtype:
+            return None
+        return out[z]
+
+    def _rescale_in_place(self, z: int, ref: SliceRef) -> None:
+        """Slice z holds raw stored values (read into :meth:`native_slot`): rescale them
+        there, or through :meth:`store` when the result needs a wider array."""
+        raw = self.array[z]
+        slope, intercept = ref.slope, ref.intercept
+        if slope == 1 and intercept == 0:
+            return
+        if _is_integral(slope) and _is_integral(intercept):
+            vmin, vmax = int(raw.min()), int(raw.max())
+            a, b = vmin * slope + intercept, vmax * slope + intercept
+            if _fits(raw.dtype, min(a, b), max(a, b)):
+                # Integer arithmetic modulo 2**bits is exact: the result fits (checked).
+                if slope != 1:
+                    np.multiply(raw, raw.dtype.type(int(slope)), out=raw, casting="unsafe")
+                if intercept:
+                    np.add(raw, raw.dtype.type(int(intercept)), out=raw)
+                return
+        self.store(z, raw.copy(), ref, rescaled=False)
+
     def store(self, z: int, values: np.ndarray, ref: SliceRef, rescaled: bool) -> None:
         out = self.array
+        if values.base is out and not rescaled:  # read straight into its slot
+            self._rescale_in_place(z, ref)
+            return
         if values.ndim == 3 or out.ndim == 4:  # colour: stored as decoded
             if values.dtype != out.dtype and values.dtype.itemsize > out.dtype.itemsize:
                 # native byte order: big endian files decode to '>u4', which SimpleITK rejects

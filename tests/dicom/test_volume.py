@@ -446,3 +446,54 @@ def test_units_follow_modality(tmp_path):
     )
     _, volume = _load_only(tmp_path)
     assert volume.modality == "MR" and volume.units == ""
+
+
+# --- native slices read by threads --------------------------------------------------------------
+
+
+def test_a_long_native_series_is_read_by_threads_exactly_even_when_a_late_slice_widens(
+    tmp_path, stack_writer, monkeypatch
+):
+    from medviewer.dicom import volume as volume_module
+
+    used = []
+    real = volume_module._read_native_in_threads
+    monkeypatch.setattr(
+        volume_module,
+        "_read_native_in_threads",
+        lambda *a: (used.append(len(a[1])), (yield from real(*a))),
+    )
+    n = volume_module.THREAD_MIN_SLICES + 8
+    hu = np.zeros((n, 16, 16), np.int64)
+    hu[:, 4:8, 4:8] = 1000
+    hu[:, 0, 0] = -1024
+    hu[-3, 0, 1] = 40_000  # read after many slices were rescaled in place as int16
+    truth = stack_writer(tmp_path, hu, slope=2.0, intercept=0.0, stored_dtype=np.int16)
+    (series,) = scan([tmp_path]).all_series()
+    damaged = truth.paths[n // 2 + 3]
+    with open(damaged, "r+b") as fp:
+        fp.truncate(os.path.getsize(damaged) - 100)
+    volume = load_volume(series)
+    assert used == [n - 1]  # the middle slice alone first, then the rest in threads
+    assert volume.array.dtype == np.int32
+    assert np.array_equal(volume.array, np.delete(truth.values, n // 2 + 3, axis=0))
+    (warning,) = [w for w in volume.warnings if w.code == SLICE_UNREADABLE]
+    assert os.path.basename(damaged) in warning.message
+
+
+def test_a_cancelled_threaded_load_leaves_no_reading_thread(tmp_path):
+    import threading
+
+    from medviewer.dicom.volume import THREAD_MIN_SLICES
+
+    write_series(tmp_path, n_slices=THREAD_MIN_SLICES * 3, rows=64, cols=64)
+    (series,) = scan([tmp_path]).all_series()
+    token = CancelToken()
+
+    def on_progress(step):
+        if step.done > 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        load_volume(series, on_progress=on_progress, cancel=token)
+    assert not [t for t in threading.enumerate() if t.name.startswith("medviewer-read")]
