@@ -71,6 +71,7 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00200013: ("InstanceNumber", "num"),
     0x00200032: ("ImagePositionPatient", "num"),
     0x00200037: ("ImageOrientationPatient", "num"),
+    0x00200052: ("FrameOfReferenceUID", "str"),
     0x00280002: ("SamplesPerPixel", "us"),
     0x00280004: ("PhotometricInterpretation", "str"),
     0x00280006: ("PlanarConfiguration", "us"),

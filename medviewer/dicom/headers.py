@@ -73,6 +73,8 @@ class FileHeader:
     voi_lut: tuple | None = None
     rescale_type: str = ""
     body_part: str = ""
+    frame_of_reference_uid: str = ""
+    slice_thickness: float | None = None
 
 
 @dataclass
@@ -316,6 +318,8 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         voi_lut=fields.voi_lut(ds),
         rescale_type=fields.text(ds, "RescaleType"),
         body_part=fields.text(ds, "BodyPartExamined"),
+        frame_of_reference_uid=fields.text(ds, "FrameOfReferenceUID"),
+        slice_thickness=fields.opt_float(ds.get("SliceThickness")),
     )
 
 

@@ -149,6 +149,10 @@ class SeriesInfo:
     """(first_mapped, bits, lut array) from (0028,3010) VOI LUT Sequence, if any."""
     rescale_type: str = ""
     body_part: str = ""
+    frame_of_reference_uid: str = ""
+    """(0020,0052): series that share it can be linked by patient position."""
+    slice_thickness: float | None = None
+    """(0018,0050) of the first image, in mm (None when absent)."""
 
     @property
     def key(self) -> str:

@@ -207,6 +207,8 @@ def _make_series(files: list[FileHeader], *, is_multiframe: bool) -> SeriesInfo:
         voi_lut=first.voi_lut,
         rescale_type=first.rescale_type,
         body_part=first.body_part,
+        frame_of_reference_uid=first.frame_of_reference_uid,
+        slice_thickness=first.slice_thickness,
     )
 
 

@@ -182,6 +182,10 @@ def write_series(
     photometric: str = "MONOCHROME2",
     series_description: str = "Synthetic head",
     series_number: int = 1,
+    frame_of_reference_uid: str | None = None,
+    patient_id: str = "ANON0001",
+    study_date: str = "20260101",
+    body_part: str | None = None,
 ) -> SyntheticSeries:
     """Write a series of single-frame files into ``folder``.
 
@@ -203,7 +207,7 @@ def write_series(
     stored = np.rint((hu.astype(np.float64) - intercept) / slope).astype(stored_dtype)
     series_uid = series_uid or generate_uid()
     study_uid = study_uid or generate_uid()
-    frame_uid = generate_uid()
+    frame_uid = frame_of_reference_uid or generate_uid()
 
     order = rng.permutation(n_slices) if shuffle else np.arange(n_slices)
     paths = []
@@ -226,7 +230,11 @@ def write_series(
             photometric=photometric,
             series_description=series_description,
             series_number=series_number,
+            patient_id=patient_id,
         )
+        ds.StudyDate = study_date
+        if body_part:
+            ds.BodyPartExamined = body_part
         if name_by == "index":
             name = f"IM{int(k) + 1:05d}.dcm"
         else:

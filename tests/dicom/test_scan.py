@@ -292,3 +292,13 @@ def test_largest_series(tmp_path):
     write_series(tmp_path / "a", n_slices=2, rows=16, cols=16, seed=1)
     big = write_series(tmp_path / "b", n_slices=5, rows=16, cols=16, seed=2)
     assert scan([tmp_path]).largest_series().series_uid == big.series_uid
+
+
+def test_series_carry_their_frame_of_reference_and_slice_thickness(tmp_path):
+    """Linked scrolling needs them: series of one frame of reference share patient space."""
+    write_series(tmp_path / "a", n_slices=3, rows=16, cols=16, frame_of_reference_uid="1.2.3.4")
+    write_series(tmp_path / "b", n_slices=3, rows=16, cols=16, frame_of_reference_uid="1.2.3.5")
+    found = {s.frame_of_reference_uid for s in scan([tmp_path]).all_series()}
+    assert found == {"1.2.3.4", "1.2.3.5"}
+    (series,) = scan([tmp_path / "a"]).all_series()
+    assert series.slice_thickness is not None and series.slice_thickness > 0
