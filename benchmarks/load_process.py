@@ -84,19 +84,24 @@ def time_processes(folder: str, repeats: int, log=print) -> dict:
     times: dict[str, list[float]] = {m: [] for m in PROCESS_METHODS}
     phases: list[dict] = []
     try:
+        methods = [*PROCESS_METHODS, "mv_phases"]
         for rnd in range(repeats + 1):
-            for method in PROCESS_METHODS:
-                elapsed, _ = _run(cmds[method], out)
-                if rnd:
+            # Each round starts with another method: the page cache's write-back of the
+            # previous runs' 150 MB outputs then slows each method's write alike.
+            for method in methods[rnd % 3 :] + methods[: rnd % 3]:
+                elapsed, stdout = _run(cmds[method], out)
+                if not rnd:
+                    continue
+                if method != "mv_phases":
                     times[method].append(elapsed)
-            elapsed, stdout = _run(cmds["mv_phases"], out)
-            if rnd:
+                    continue
                 rec = json.loads(stdout.strip().splitlines()[-1])
                 rec["process"] = elapsed
                 rec["interpreter_and_exit"] = elapsed - sum(
                     rec[k] for k in ("imports", "scan", "load", "write")
                 )
                 phases.append(rec)
+            if rnd:
                 log(
                     f"  process repeat {rnd}/{repeats}: "
                     + " ".join(f"{m}={times[m][-1]:.3f}s" for m in PROCESS_METHODS)
