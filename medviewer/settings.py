@@ -23,7 +23,9 @@ SCHEMA_VERSION = 1
 CONFIG_DIR_ENV = "MEDVIEWER_CONFIG_DIR"
 FILE_NAME = "settings.json"
 LAYOUTS = ("1x1", "1x3")
+VIEWPORT_GRIDS = ("1x1", "1x2", "2x1", "2x2", "1x3")  # rows x cols: session.layout.GRIDS
 MAX_RECENT = 10
+MAX_LINK_OFFSETS = 200
 CINE_FPS_RANGE = (1, 60)
 
 
@@ -54,6 +56,13 @@ class Settings:
         The name labels are stored under (asked once, on the first labeling action).
     label_store : str
         The label store file; empty for ``user_data_dir() / "labels.sqlite"``.
+    viewport_grid : str
+        The reading grid, one of :data:`VIEWPORT_GRIDS`.
+    link_scroll, link_window, link_zoom_pan : bool
+        Whether viewports follow the active one's slice, window, and zoom / pan.
+    link_offsets : dict of str to float
+        Manual link offsets in mm per series pair (``medviewer.session.linking.pair_key``),
+        at most :data:`MAX_LINK_OFFSETS` (the most recently stored kept).
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -68,6 +77,11 @@ class Settings:
     custom_presets: list[dict] = field(default_factory=list)
     annotator: str = ""
     label_store: str = ""
+    viewport_grid: str = "1x1"
+    link_scroll: bool = True
+    link_window: bool = False
+    link_zoom_pan: bool = False
+    link_offsets: dict[str, float] = field(default_factory=dict)
 
     def remember(self, path: str | os.PathLike) -> None:
         """Put ``path`` (made absolute) first in :attr:`recent`, once, keeping at most 10."""
@@ -218,6 +232,22 @@ def _check_annotator(v: Any) -> tuple[Any, str | None]:
     return name, None
 
 
+def _check_grid(v: Any) -> tuple[Any, str | None]:
+    if v not in VIEWPORT_GRIDS:
+        return None, f"must be one of {', '.join(VIEWPORT_GRIDS)}"
+    return v, None
+
+
+def _check_offsets(v: Any) -> tuple[Any, str | None]:
+    if not isinstance(v, dict):
+        return None, "must be an object of series pair -> offset in mm"
+    good = {k: float(o) for k, o in v.items() if isinstance(k, str) and k and _is_number(o)}
+    dropped, extra = len(v) - len(good), len(good) - MAX_LINK_OFFSETS
+    notes = [f"{dropped} offset(s) without a pair key and a number left out"] * (dropped > 0)
+    notes += [f"only the last {MAX_LINK_OFFSETS} offsets kept"] * (extra > 0)
+    return dict(list(good.items())[-MAX_LINK_OFFSETS:]), ("; ".join(notes) or None)
+
+
 _CHECKS = {
     "window_geometry": _check_type(str),
     "window_state": _check_type(str),
@@ -230,6 +260,11 @@ _CHECKS = {
     "custom_presets": _check_presets,
     "annotator": _check_annotator,
     "label_store": _check_type(str),
+    "viewport_grid": _check_grid,
+    "link_scroll": _check_type(bool),
+    "link_window": _check_type(bool),
+    "link_zoom_pan": _check_type(bool),
+    "link_offsets": _check_offsets,
 }
 
 
@@ -348,8 +383,10 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
 __all__ = [
     "CONFIG_DIR_ENV",
     "LAYOUTS",
+    "MAX_LINK_OFFSETS",
     "MAX_RECENT",
     "SCHEMA_VERSION",
+    "VIEWPORT_GRIDS",
     "Settings",
     "label_store_path",
     "load_settings",

@@ -258,3 +258,66 @@ def test_bad_annotator_falls_back_with_a_warning(config_dir):
     _write(config_dir / "settings.json", {"annotator": "x" * 500})
     loaded, warnings = load_settings()
     assert loaded.annotator == "" and any("at most 100" in w for w in warnings)
+
+
+def test_reading_layout_fields_default_and_round_trip(config_dir):
+    from medviewer.settings import VIEWPORT_GRIDS
+
+    s = Settings()
+    assert (s.viewport_grid, s.link_scroll, s.link_window, s.link_zoom_pan) == (
+        "1x1",
+        True,
+        False,
+        False,
+    )
+    assert s.link_offsets == {}
+    for grid in VIEWPORT_GRIDS:
+        s = Settings(viewport_grid=grid, link_scroll=False, link_window=True, link_zoom_pan=True)
+        s.link_offsets = {"1.2.3|1.2.4": -12.5, "1.2.3|1.2.5": 3}
+        save_settings(s)
+        loaded, warnings = load_settings()
+        assert warnings == [] and loaded == s
+        assert loaded.link_offsets == {"1.2.3|1.2.4": -12.5, "1.2.3|1.2.5": 3.0}
+    # A file from before these fields existed reads with their defaults, quietly.
+    _write(config_dir / "settings.json", {"schema_version": 1, "layout": "1x3"})
+    loaded, warnings = load_settings()
+    assert warnings == [] and loaded.viewport_grid == "1x1" and loaded.link_offsets == {}
+
+
+def test_bad_reading_layout_fields_fall_back_with_a_warning(config_dir):
+    _write(
+        config_dir / "settings.json",
+        {
+            "viewport_grid": "3x3",
+            "link_scroll": "yes",
+            "link_window": True,
+            "link_zoom_pan": 1,
+            "link_offsets": {"a|b": 2.5, "c|d": "far", "e|f": float("nan"), "": 1.0},
+            "layout": "1x3",
+        },
+    )
+    loaded, warnings = load_settings()
+    assert loaded.viewport_grid == "1x1" and loaded.layout == "1x3"
+    assert (loaded.link_scroll, loaded.link_window, loaded.link_zoom_pan) == (True, True, False)
+    assert loaded.link_offsets == {"a|b": 2.5}
+    text = "\n".join(warnings)
+    for name in ("viewport_grid", "link_scroll", "link_zoom_pan"):
+        assert f"'{name}'" in text, name
+    assert "3 offset(s) without a pair key and a number left out" in text
+    assert "'link_window'" not in text
+    _write(config_dir / "settings.json", {"link_offsets": [1, 2]})
+    loaded, warnings = load_settings()
+    assert loaded.link_offsets == {} and "'link_offsets'" in warnings[0]
+
+
+def test_link_offsets_keep_the_most_recent(config_dir):
+    from medviewer.settings import MAX_LINK_OFFSETS
+
+    many = {f"a|{n}": float(n) for n in range(MAX_LINK_OFFSETS + 5)}
+    path = save_settings(Settings(link_offsets=many))
+    kept = json.loads(path.read_text())["link_offsets"]
+    assert len(kept) == MAX_LINK_OFFSETS and "a|4" not in kept and "a|5" in kept
+    _write(path, {"link_offsets": many})
+    loaded, warnings = load_settings()
+    assert len(loaded.link_offsets) == MAX_LINK_OFFSETS
+    assert any(f"only the last {MAX_LINK_OFFSETS} offsets kept" in w for w in warnings)
