@@ -30,6 +30,7 @@ from medviewer.session.plane_geometry import (
     positioned,
     same_frame,
 )
+from medviewer.session.priors import different_patients
 from medviewer.session.reference_line import reference_line
 
 LinkSide = tuple[StudyInfo | None, SeriesInfo]
@@ -166,21 +167,13 @@ def follow(
     return linked_index(src_volume, src_plane, src_index, dst_volume, dst_plane, offset_mm or 0.0)
 
 
-def _patient(study: StudyInfo | None) -> tuple[str, str]:
-    if study is None:
-        return "", ""
-    return (
-        str(study.patient_id or "").strip(),
-        " ".join(str(study.patient_name or "").replace("^", " ").split()).upper(),
-    )
-
-
 def link_refusal(a: LinkSide, b: LinkSide) -> str | None:
     """Why the two series may not be linked (different patients), else None.
 
-    Patient ID decides when both studies have one, else Patient Name; a shared Frame of
-    Reference UID means the same patient. Unknown studies are not refused. The reason names
-    the attribute that differs, never the patients' values.
+    A shared Frame of Reference UID means the same patient; otherwise
+    :func:`~medviewer.session.priors.different_patients` decides (Patient ID, else Patient
+    Name). Unknown studies are not refused. The reason names the attribute that differs,
+    never the patients' values.
     """
     (study_a, series_a), (study_b, series_b) = a, b
     frame = series_a.frame_of_reference_uid
@@ -188,16 +181,8 @@ def link_refusal(a: LinkSide, b: LinkSide) -> str | None:
         return None
     if study_a is None or study_b is None or study_a.study_uid == study_b.study_uid:
         return None
-    (id_a, name_a), (id_b, name_b) = _patient(study_a), _patient(study_b)
-    if id_a and id_b:
-        differs = "(0010,0020) Patient ID" if id_a != id_b else None
-    elif name_a and name_b:
-        differs = "(0010,0010) Patient Name" if name_a != name_b else None
-    else:
-        differs = None
-    if differs is None:
-        return None
-    return f"linking refused: the two series belong to different patients ({differs} differs)"
+    reason = different_patients(study_a, study_b)
+    return None if reason is None else f"linking refused: {reason}"
 
 
 def pair_key(series_uid_a: str, series_uid_b: str) -> str:

@@ -91,11 +91,17 @@ def different_patients(a: StudyInfo | None, b: StudyInfo | None) -> str | None:
     id_a, id_b = (a.patient_id or "").strip(), (b.patient_id or "").strip()
     if id_a and id_b:
         if id_a != id_b:
-            return "the two series belong to different patients (their patient IDs differ)"
+            return (
+                "the two series belong to different patients (their patient IDs differ: "
+                "(0010,0020) Patient ID)"
+            )
         return None
     name_a, name_b = _norm(a.patient_name), _norm(b.patient_name)
     if name_a and name_b and name_a != name_b:
-        return "the two series belong to different patients (their patient names differ)"
+        return (
+            "the two series belong to different patients (their patient names differ: "
+            "(0010,0010) Patient Name)"
+        )
     return None
 
 
