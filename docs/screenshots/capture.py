@@ -42,6 +42,10 @@ def main() -> int:
         finetune_shots(app, out)
         print("saved to", out)
         return 0
+    if "--reading-only" in sys.argv:  # only the reading layouts' shots
+        reading_shots(app, out)
+        print("saved to", out)
+        return 0
     from medviewer.qt.main_window import MainWindow
 
     w = MainWindow()
@@ -79,11 +83,102 @@ def main() -> int:
     browser.grab().save(str(out / "tag-browser.png"))
     browser.close()
 
+    reading_shots(app, out)
     ai_shots(app, w, out)
     labeling_shot(app, w, out)
     finetune_shots(app, out, parent=w)
     print("saved to", out)
     return 0
+
+
+def reading_studies(folder: Path) -> tuple[Path, Path]:
+    """A current and a prior study of one patient made from the sample head CT: the current
+    is the sample itself with a study date; the prior lies 4 slices and a few millimetres
+    elsewhere in the field of view, in another frame of reference, with its own noise."""
+    import numpy as np
+
+    from medviewer.dicom import load_volume, scan
+    from medviewer.resources import sample_study_dir
+    from medviewer.testing.synthetic import write_series
+
+    volume = load_volume(scan([sample_study_dir()]).all_series()[0])
+    geometry = volume.geometry
+    common = dict(
+        spacing=geometry.spacing,
+        patient_id="MV-SAMPLE-0001",
+        body_part="HEAD",
+        series_description="Axial head 1.5 mm",
+        shuffle=False,
+        name_by="index",
+    )
+    current = folder / "current"
+    write_series(current, hu=volume.array, origin=geometry.origin, study_date="20260115", **common)
+    noise = np.random.default_rng(7).normal(0.0, 4.0, size=(100, *volume.array.shape[1:]))
+    shifted = np.full((100, *volume.array.shape[1:]), -1024.0)  # air where nothing was imaged
+    shifted[:, 9:, :-7] = volume.array[4:104, :-9, 7:]  # 9 rows down, 7 columns left
+    shifted += noise
+    prior = folder / "prior"
+    x, y, z = geometry.origin
+    write_series(
+        prior,
+        hu=np.clip(np.rint(shifted), -1024, 3071).astype(np.int16),
+        origin=(x + 12.0, y - 30.0, z + 250.0),  # another frame: its own coordinates
+        study_date="20240610",
+        seed=1,
+        **common,
+    )
+    return current, prior
+
+
+def reading_shots(app, out: Path) -> None:
+    """Reading layouts: the current study beside its prior (linked by the offset set with
+    Shift+O) and a sagittal view with the reference line of the active slice; then a 10 mm
+    MIP slab beside the plain slice."""
+    from medviewer.qt.main_window import MainWindow
+    from medviewer.qt.reading import compare
+
+    current, prior = reading_studies(Path(tempfile.mkdtemp(prefix="mv-shots-reading-")))
+    w = MainWindow()
+    w.resize(1400, 900)
+    w.show()
+    w.ai_dock.hide()
+    w.labeling_dock.hide()
+    done = []
+    w.volume_ready.connect(lambda: done.append(True))
+    w.open_paths([str(current), str(prior)])
+    wait(app, lambda: bool(done))
+    wait(app, lambda: not w.browser.thumbnails_pending(), 10)
+    area = w.reading
+    area.set_grid("1x3")
+    compare.compare_with_prior(w)  # the prior into viewport 2
+    key = w.session.series.key
+    area.set_plane(2, "sagittal")
+    area.assign(2, key)
+    vp_prior, vp_sagittal = area.viewports[0], area.viewports[1]
+    wait(app, lambda: all(v.volume is not None and not v.loading for v in area.viewports[:2]))
+    primary = w.viewer.primary
+    primary.set_index(64)
+    vp_prior.plane_view.set_index(60)  # the same anatomy, aligned by eye
+    area.set_active(0)
+    w.actions["reading.link_here"].trigger()
+    primary.set_index(70)  # the prior follows by the remembered offset
+    w.messages_dock.hide()
+    wait(app)
+    assert vp_prior.plane_view.index == 66 and vp_sagittal.plane_view.reference_line_mm()
+    w.grab().save(str(out / "reading-prior.png"))
+
+    area.set_grid("1x2")
+    area.assign(1, key)  # the same series beside itself, as a 10 mm MIP
+    wait(app, lambda: vp_prior.volume is not None and not vp_prior.loading)
+    area.set_active(1)
+    w.slab_spin.setValue(10.0)
+    w.slab_box.setCurrentIndex(w.slab_box.findData("mip"))
+    vp_prior.plane_view.set_index(int(os.environ.get("MV_SHOT_MIP_SLICE", "40")))  # + linked
+    w.statusBar().clearMessage()
+    w.messages_dock.hide()
+    wait(app)
+    w.grab().save(str(out / "reading-mip.png"))
+    w.close()
 
 
 def ai_shots(app, w, out: Path) -> None:

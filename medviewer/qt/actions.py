@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtGui, QtWidgets
 
+from medviewer.qt.reading import menus as reading_menus
 from medviewer.qt.shortcuts import make_action
 
 
@@ -92,4 +93,5 @@ def build(window) -> dict[str, QtGui.QAction]:
     bar.addSeparator()
     bar.addAction(a["view.overlays"])
     bar.addAction(a["tools.tag_browser"])
+    reading_menus.build(w, a)  # grid, links, slab, prior, hanging protocol (+ a toolbar row)
     return a

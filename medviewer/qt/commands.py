@@ -126,8 +126,13 @@ class CommandsMixin:
         self.window_box.blockSignals(False)
 
     def _window_chosen(self, index: int) -> None:
-        if 0 <= index < len(self._windows):
+        if not 0 <= index < len(self._windows):
+            return
+        active = self.reading.active
+        if active == 0:
             self.viewer.set_window(self._windows[index])
+        else:  # the preset goes to the active viewport (and, when linked, the others)
+            self.reading.viewports[active - 1].set_window(self._windows[index], by_user=True)
 
     def pick_window(self, index: int) -> None:
         if 0 <= index < len(self._windows):
@@ -143,19 +148,18 @@ class CommandsMixin:
         self.viewer.set_layout("1x3" if checked else "1x1")
 
     def fit_views(self) -> None:
-        for view in self.viewer.visible_views():
-            view.view.fit()
+        self.reading.fit()
 
     def toggle_invert(self, checked: bool) -> None:
         self.session.user_invert = checked
-        self.viewer.refresh()
+        self.reading.refresh()
 
     def toggle_overlays(self, checked: bool) -> None:
-        self.viewer.set_overlays_visible(checked)
+        self.reading.set_overlays_visible(checked)
 
     def toggle_deidentified(self, checked: bool) -> None:
         self.session.deidentified = checked
-        self.viewer.refresh()
+        self.reading.refresh()
 
     def toggle_cine(self, checked: bool) -> None:
         self.viewer.set_cine(checked)
@@ -168,10 +172,10 @@ class CommandsMixin:
 
     # -- tools --------------------------------------------------------------------------------
     def set_tool(self, tool: str | None) -> None:
-        self.viewer.set_tool(tool)
+        self.reading.set_tool(tool)
 
     def delete_measurement(self) -> None:
-        if not self.viewer.delete_selected_measurement():
+        if not self.reading.delete_selected_measurement():
             self.statusBar().showMessage("Select a measurement first (click on it)", 3000)
 
     def show_tags(self) -> None:
@@ -229,18 +233,20 @@ class CommandsMixin:
         shown = self.viewer.overlays_visible
         deidentified = self.session.deidentified
         if overlays is False:
-            self.viewer.set_overlays_visible(False)
+            self.reading.set_overlays_visible(False)
         if not identity and not deidentified:
             self.session.deidentified = True
-            self.viewer.refresh()
+            self.reading.refresh()
         try:
             target = self.viewer if self.viewer.layout_name == "1x3" else self.viewer.primary
+            if self.reading.count() > 1:
+                target = self.reading  # every viewport of the grid
             ok = target.grab().save(path, "PNG")
         finally:
-            self.viewer.set_overlays_visible(shown)
+            self.reading.set_overlays_visible(shown)
             if self.session.deidentified != deidentified:
                 self.session.deidentified = deidentified
-                self.viewer.refresh()
+                self.reading.refresh()
         if not ok:
             self._on_error(f"could not write {path}: check the folder exists and is writable")
             return None

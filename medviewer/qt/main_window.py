@@ -1,4 +1,4 @@
-"""The main window: series browser, viewer area, menus, status bar; opening and loading."""
+"""The main window: series browser, reading area (viewers), menus, status bar; open and load."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from medviewer.qt import actions
 from medviewer.qt.ai import AIDock
 from medviewer.qt.commands import CommandsMixin
 from medviewer.qt.panels.labeling import LabelingDock
+from medviewer.qt.reading import compare, protocols
+from medviewer.qt.reading.area import ReadingArea
 from medviewer.qt.series_browser import SeriesBrowser
 from medviewer.qt.viewer_area import ViewerArea
 from medviewer.qt.workers import start_job
 from medviewer.session import StudySession
+from medviewer.session.layout import layout_from_settings, store_in_settings
 from medviewer.settings import Settings, load_settings, save_settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self._windows = []
 
         self.viewer = ViewerArea(self.session, self)
+        self.reading = ReadingArea(self.viewer, layout_from_settings(settings), self)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Vertical)
         self.slider.setInvertedAppearance(True)
         self.slider.setEnabled(False)
@@ -52,7 +56,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         central = QtWidgets.QWidget()
         row = QtWidgets.QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.viewer, 1)
+        row.addWidget(self.reading, 1)
         row.addWidget(self.slider)
         self.setCentralWidget(central)
 
@@ -86,6 +90,10 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
             self.statusBar().addPermanentWidget(widget)
 
         self.browser.series_activated.connect(self.load_series)
+        self.browser.compare_requested.connect(lambda key: compare.compare_with_prior(self, key))
+        self.reading.primary_requested.connect(self.load_series)
+        self.reading.message.connect(self._message)
+        self.reading.message.connect(lambda text, _w: self.statusBar().showMessage(text, 8000))
         self.slider.valueChanged.connect(self.viewer.set_primary_index)
         self.viewer.primary_index_changed.connect(self._sync_slider)
         self.viewer.cursor_info.connect(self.cursor_label.setText)
@@ -173,7 +181,8 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         except Exception as exc:
             self._on_error(str(exc))
             return
-        self.load_series(series.key)
+        self.reading.scan_changed()
+        self.load_series(protocols.apply_matching(self, series) or series.key)
 
     def load_series(self, key: str) -> None:
         """Load the series (stack) with this key from the current scan."""
@@ -204,6 +213,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.viewer.primary.view.setFocus()
         self.ai.volume_started()
         self.labeling.volume_started()
+        self.reading.primary_changed()
 
     def _on_loaded(self, volume: Volume) -> None:
         self._worker = None
@@ -214,6 +224,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
             if w not in self.session.scan_result.find_series(volume.series.key).warnings:
                 self._message(w.message, warning=True)
         self.viewer.refresh()
+        self.reading.primary_changed()
         self.statusBar().showMessage(self.session.status_text(), 5000)
         self.volume_ready.emit()
 
@@ -275,6 +286,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         s.deidentified = self.session.deidentified
         s.layout = self.viewer.layout_name
         s.cine_fps = self.viewer.cine_fps
+        store_in_settings(self.reading.layout_state, s)
         try:
             save_settings(s)
         except Exception as exc:  # never lose the session over a settings file
@@ -285,6 +297,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.ai.close()
         self.labeling.close()
         self.browser.cancel_thumbnails()
+        self.reading.close_viewports()
         self.viewer.set_cine(False)
         self.save_settings()
         super().closeEvent(event)

@@ -9,9 +9,11 @@ import numpy as np
 import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from medviewer.dicom import ScanResult, SeriesInfo, StudyInfo
+from medviewer.dicom import ScanResult, SeriesInfo
 from medviewer.jobs import Progress
+from medviewer.qt.reading.drop import SeriesTree
 from medviewer.qt.workers import start_job
+from medviewer.session.priors import studies_by_patient
 from medviewer.session.thumbnails import DEFAULT_SIZE, thumbnails_iter
 
 log = logging.getLogger(__name__)
@@ -92,10 +94,13 @@ class SeriesBrowser(QtWidgets.QWidget):
 
     Click, double-click or Enter on a series emits :attr:`series_activated` with its
     :attr:`SeriesInfo.key` (not again for the series already marked current). Previews are
-    made on a worker thread; a grey placeholder shows until each arrives.
+    made on a worker thread; a grey placeholder shows until each arrives. A series drags its
+    key onto a viewport; its context menu offers "Compare with prior"
+    (:attr:`compare_requested`).
     """
 
     series_activated = QtCore.Signal(str)
+    compare_requested = QtCore.Signal(str)
     thumbnails_finished = QtCore.Signal()
 
     def __init__(
@@ -119,7 +124,8 @@ class SeriesBrowser(QtWidgets.QWidget):
         self._running: list = []
         self.destroyed.connect(lambda *_args, running=self._running: _quit_all(running))
 
-        self.tree = QtWidgets.QTreeWidget(self)
+        self.tree = SeriesTree(KEY_ROLE, self)
+        self.tree.compare_requested.connect(self.compare_requested)
         self.tree.setColumnCount(2)
         self.tree.setHeaderHidden(True)
         self.tree.setIconSize(QtCore.QSize(icon_size, icon_size))
@@ -159,16 +165,14 @@ class SeriesBrowser(QtWidgets.QWidget):
         self._current = None
         if result is None:
             return
-        patients: dict[tuple[str, str], list[StudyInfo]] = {}
-        for study in result.studies:
-            patients.setdefault((study.patient_id, study.patient_name), []).append(study)
-        for (patient_id, patient_name), studies in patients.items():
+        for _label, studies in studies_by_patient(result.studies):  # studies newest first
+            patient_id, patient_name = studies[0].patient_id, studies[0].patient_name
             patient = QtWidgets.QTreeWidgetItem([_person(patient_name), ""])
             patient.setToolTip(0, f"{_person(patient_name)}\nID: {patient_id or '(none)'}")
             if patient_id:
                 patient.setText(0, f"{_person(patient_name)} — {patient_id}")
             self.tree.addTopLevelItem(patient)
-            for study in sorted(studies, key=lambda s: s.study_date or "", reverse=True):
+            for study in studies:
                 study_item = QtWidgets.QTreeWidgetItem(
                     [f"{_date(study.study_date)}  {study.description or 'no description'}", ""]
                 )

@@ -16,13 +16,25 @@ FILE = "File"
 NAVIGATION = "Slices"
 WINDOW = "Window / level"
 VIEW = "View"
+READING = "Reading layouts"
 CINE = "Cine"
 MEASURE = "Measurements"
 TOOLS = "Tools and help"
 AI = "AI"
 LABELING = "Labeling"
 
-GROUPS: tuple[str, ...] = (FILE, NAVIGATION, WINDOW, VIEW, CINE, MEASURE, AI, LABELING, TOOLS)
+GROUPS: tuple[str, ...] = (
+    FILE,
+    NAVIGATION,
+    WINDOW,
+    VIEW,
+    READING,
+    CINE,
+    MEASURE,
+    AI,
+    LABELING,
+    TOOLS,
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,58 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("view.overlays", "O", "Show or hide the text overlays", VIEW),
     Shortcut("view.deidentify", "D", "Hide or show patient identity in the overlays", VIEW),
     Shortcut("view.layout", "L", "Switch layout: one view / three views (1x1, 1x3)", VIEW),
+    # Reading layouts
+    *(
+        Shortcut(f"reading.grid_{grid}", f"Ctrl+{n}", f"Viewport grid {grid}: {text}", READING)
+        for n, (grid, text) in enumerate(
+            (
+                ("1x1", "one viewport"),
+                ("1x2", "two side by side"),
+                ("2x1", "two, one above the other"),
+                ("2x2", "four"),
+                ("1x3", "three side by side"),
+            ),
+            1,
+        )
+    ),
+    Shortcut(
+        "reading.activate",
+        "",
+        "Make a viewport the active one (it takes the keys; the others follow it)",
+        READING,
+        mouse="Click",
+    ),
+    Shortcut(
+        "reading.drop",
+        "",
+        "Show a series in a viewport",
+        READING,
+        mouse="Drag from the series list / right-click the viewport",
+    ),
+    Shortcut("reading.link_scroll", "Shift+L", "Link scrolling between viewports", READING),
+    Shortcut("reading.link_window", "Shift+W", "Link window/level between viewports", READING),
+    Shortcut("reading.link_zoom_pan", "Shift+Z", "Link zoom and pan between viewports", READING),
+    Shortcut(
+        "reading.link_here",
+        "Shift+O",
+        "Link the viewports as they are now (align a prior's slice first; remembered)",
+        READING,
+    ),
+    Shortcut("reading.slab_mode", "Shift+M", "Thick slab: off / MIP / MinIP / average", READING),
+    Shortcut("reading.slab_thicker", "Shift+T", "Thicker slab (active viewport)", READING),
+    Shortcut("reading.slab_thinner", "Ctrl+Shift+T", "Thinner slab (active viewport)", READING),
+    Shortcut(
+        "reading.compare_prior",
+        "Ctrl+Shift+P",
+        "Compare with prior: the latest earlier study of this series beside it, linked",
+        READING,
+    ),
+    Shortcut(
+        "reading.save_hanging",
+        "Ctrl+Shift+S",
+        "Save the layout as a hanging protocol for this modality and body part",
+        READING,
+    ),
     # Cine
     Shortcut("cine.play", "P", "Play or pause cine", CINE),
     Shortcut("cine.faster", "]", "Cine faster", CINE),
