@@ -356,7 +356,7 @@ def percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def measure_frames(frames: int, rounds: int, profile: bool = False) -> dict:
+def measure_frames(frames: int, rounds: int, profile: bool = False, reading: bool = True) -> dict:
     from PySide6 import QtWidgets
 
     from medviewer.qt.app import configure_pyqtgraph
@@ -368,6 +368,11 @@ def measure_frames(frames: int, rounds: int, profile: bool = False) -> dict:
     maps = make_maps(N_MAPS)
     wins = windows(frames)
     scenarios = [cls(app, volume, wins, maps) for cls in SCENARIOS]
+    if reading:
+        import reading_frames
+
+        folders = reading_frames.series_folders(log)
+        scenarios += [cls(app, folders) for cls in reading_frames.SCENARIOS]
     for _ in range(10):
         app.processEvents()
         time.sleep(0.01)
@@ -393,6 +398,9 @@ def measure_frames(frames: int, rounds: int, profile: bool = False) -> dict:
     vp = scenarios[1].widget.viewport()
     out = {}
     for s in scenarios:
+        if hasattr(s, "check"):
+            out[f"_{s.name}_last_frame"] = s.check()
+    for s in scenarios:
         t = [x * 1000 for x in times[s.name]]
         u = [x * 1000 for x in updates[s.name]]
         out[s.name] = {
@@ -412,7 +420,7 @@ def measure_frames(frames: int, rounds: int, profile: bool = False) -> dict:
         "device_pixel_ratio": vp.devicePixelRatioF(),
     }
     for s in scenarios:
-        s.widget.close()
+        s.close() if hasattr(s, "close") else s.widget.close()
     return out
 
 
@@ -531,6 +539,13 @@ def summarise(frames: dict, launch: dict | None) -> dict:
         "app_median_ms": frames["app_plane_view"]["median_ms"],
         "app_p95_ms": frames["app_plane_view"]["p95_ms"],
         "baseline_p95_ms": base["p95_ms"],
+        "reading_2x2_median_ms": frames.get("reading_2x2_linked", {}).get("median_ms"),
+        "reading_2x2_over_single_view": (
+            frames["reading_2x2_linked"]["median_ms"] / frames["app_plane_view"]["median_ms"]
+            if "reading_2x2_linked" in frames
+            else None
+        ),
+        "reading_mip_median_ms": frames.get("reading_mip_10mm", {}).get("median_ms"),
         "launch_to_first_paint_s": launch["launch_to_first_paint_s"] if launch else None,
         "torch_imported_at_launch": launch["torch_imported_at_launch"] if launch else None,
         "targets": TARGETS,
@@ -544,6 +559,10 @@ def summarise(frames: dict, launch: dict | None) -> dict:
         "app_median_under_8ms": s["app_median_ms"] < med,
         "app_p95_under_16ms": s["app_p95_ms"] < p95,
     }
+    if s["reading_2x2_median_ms"] is not None:
+        met["reading_2x2_median_under_16ms"] = s["reading_2x2_median_ms"] <= p95
+        met["reading_2x2_within_4x_single_view"] = s["reading_2x2_over_single_view"] <= 4.0
+        met["reading_mip_median_under_16ms"] = s["reading_mip_median_ms"] <= p95
     if launch:
         met["launch_under_2s"] = (
             launch["launch_to_first_paint_s"] < TARGETS["launch_to_first_paint_s"]
@@ -568,8 +587,12 @@ def table(result: dict) -> str:
         "slice_view_overlay": "SliceView + corner text + RGBA map per frame",
         "slice_view_overlay_static": "SliceView + corner text + one cached RGBA map",
         "app_plane_view": "the app's PlaneView per scroll step (reformat, overlays, tools)",
+        "reading_2x2_linked": "2x2 reading grid, 4 series linked by position, all 4 repainted",
+        "reading_mip_10mm": "one viewport with a 10 mm MIP slab",
     }
     for name, label in labels.items():
+        if name not in f:
+            continue
         r = f[name]
         rows.append(
             f"| {label} | {r['median_ms']:.2f} | {r['p95_ms']:.2f} | "
@@ -616,6 +639,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="passes over all scenarios (default 3)")
     parser.add_argument("--launches", type=int, help="launch measurements (default 5)")
     parser.add_argument("--no-launch", action="store_true", help="skip the launch measurement")
+    parser.add_argument(
+        "--no-reading", action="store_true", help="skip the reading-layout scenarios"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the overlay scenario")
     parser.add_argument("--output", help="where to write the JSON")
     args = parser.parse_args(argv)
@@ -627,7 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     # launch first: the child processes should not compete with our own 1.5 GB phantom
     launch = None if args.no_launch else measure_launch(launches)
-    frame_results = measure_frames(frames, rounds, profile=args.profile)
+    frame_results = measure_frames(
+        frames, rounds, profile=args.profile, reading=not args.no_reading
+    )
     result = {
         "benchmark": "viewer_frames",
         "description": __doc__.split("\n\n")[0],
