@@ -12,11 +12,11 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medviewer.atomic import write_json_atomic
 from medviewer.errors import MedviewerError
 
 SCHEMA_VERSION = 1
@@ -355,28 +355,13 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
     """
     path = Path(path) if path is not None else settings_path()
     data = settings.to_dict()
-    tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            json.dump(data, fp, indent=2, sort_keys=True)
-            fp.write("\n")
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
+        write_json_atomic(path, data, sort_keys=True)
     except OSError as exc:
         raise MedviewerError(
             f"could not save the settings to {path} ({exc.strerror or exc}); "
             "the previous settings are kept"
         ) from exc
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
     return path
 
 

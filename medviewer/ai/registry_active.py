@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 
 from medviewer.ai.registry_listing import ModelEntry, version_key
+from medviewer.atomic import write_json_atomic
 from medviewer.errors import ModelError
 
 log = logging.getLogger("medviewer.ai.registry")  # the registry's logger, as before
@@ -39,19 +38,7 @@ class ActiveModels:
         path = self.state_file
         data = {"schema_version": STATE_SCHEMA, "active": dict(sorted(active.items()))}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".active_models.", suffix=".part", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                    json.dump(data, fp, indent=2)
-                    fp.write("\n")
-                    fp.flush()
-                    os.fsync(fp.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            write_json_atomic(path, data)
         except OSError as exc:
             raise ModelError(
                 f"cannot save the active models to {path}: {exc.strerror or exc}; check that "

@@ -12,10 +12,10 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from medviewer.atomic import write_text_atomic
 from medviewer.errors import LabelStoreError
 from medviewer.labels.file_format import (
     CSV_COLUMNS,
@@ -103,23 +103,9 @@ def export_labels(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fp:
-            fp.write(text)
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        write_text_atomic(path, text, newline="")
     except OSError as exc:
         raise LabelStoreError(
             f"cannot write the labels to {path} ({exc.strerror or exc}); choose another file"
         ) from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass

@@ -18,10 +18,10 @@ import json
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from medviewer.atomic import write_json_atomic
 from medviewer.errors import LabelStoreError
 from medviewer.labels.schema import SCOPES, LabelClass, LabelSet
 
@@ -204,28 +204,13 @@ def save_label_set(label_set: LabelSet) -> Path:
     label_set_from_dict(data, f"<{label_set.name}>")
     folder = user_label_sets_dir()
     path = folder / f"{label_set.name}.json"
-    tmp = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            json.dump(data, fp, indent=2)
-            fp.write("\n")
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        write_json_atomic(path, data)
     except OSError as exc:
         raise LabelStoreError(
             f"cannot save the label set to {path} ({exc.strerror or exc}); the previous file "
             "is kept"
         ) from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                log.debug("could not remove %s", tmp)
     return path
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from medviewer.atomic import write_json_atomic
 from medviewer.dicom import SeriesInfo, StudyInfo, Window
 from medviewer.errors import MedviewerError
 from medviewer.session.hanging_model import HangingLayout, HangingRule, HangingViewport
@@ -124,28 +124,13 @@ def save_layouts(layouts: Sequence[HangingLayout], path: str | os.PathLike | Non
             f"{path} was written by a newer medviewer; it is not overwritten (layouts not saved)"
         )
     data = {"format": FORMAT, "version": VERSION, "layouts": [h.to_dict() for h in layouts]}
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            json.dump(data, fp, indent=2)
-            fp.write("\n")
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        write_json_atomic(path, data)
     except OSError as exc:
         raise MedviewerError(
             f"could not save the hanging layouts to {path} ({exc.strerror or exc}); "
             "the previous file is kept"
         ) from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
     return path
 
 

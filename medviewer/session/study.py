@@ -19,15 +19,14 @@ from medviewer.dicom import (
     Window,
     default_window,
     load_volume_iter,
-    presets_for,
     scan_iter,
 )
-from medviewer.dicom.display import auto_window, header_windows
 from medviewer.errors import DicomError
 from medviewer.jobs import CancelToken, Job, Progress
+from medviewer.session.display_state import DisplayState
 
 
-class StudySession:
+class StudySession(DisplayState):
     """What is open: the scan result, the chosen series, its volume, slice and window."""
 
     def __init__(self) -> None:
@@ -114,24 +113,13 @@ class StudySession:
                 return study
         return None
 
-    @property
-    def inverted(self) -> bool:
-        """Whether greyscale is drawn inverted: MONOCHROME1, flipped by the user's toggle."""
-        native = bool(self.volume is not None and self.volume.invert)
-        return native != self.user_invert
-
     def set_cursor(self, k: int, j: int, i: int) -> tuple[int, int, int]:
         """Move the crosshair (clamped); the acquired plane follows ``k``."""
         if self.volume is None:
             return self.cursor
-        shape = self.volume.array.shape
-        self.cursor = tuple(int(min(max(v, 0), n - 1)) for v, n in zip((k, j, i), shape[:3]))
+        self.cursor = self.clamped_cursor(k, j, i)
         self.slice_index = self.cursor[0]
         return self.cursor
-
-    @property
-    def n_slices(self) -> int:
-        return 0 if self.volume is None else int(self.volume.array.shape[0])
 
     def set_slice(self, index: int) -> int:
         """Move to slice ``index`` (clamped); returns the index now shown."""
@@ -146,19 +134,6 @@ class StudySession:
         if self.volume is None:
             raise DicomError("no volume is loaded")
         return self.volume.array[self.slice_index]
-
-    def available_windows(self) -> list[Window]:
-        """Windows from the file, then the modality presets, then an automatic one."""
-        if self.series is None:
-            return []
-        windows = header_windows(self.series) + list(presets_for(self.series.modality))
-        windows += [w for m, w in self.custom_windows if m in ("", self.series.modality)]
-        if self.volume is not None and not self.volume.is_color:
-            windows.append(auto_window(self.current_slice()))
-        return windows
-
-    def set_window(self, window: Window) -> None:
-        self.window = window
 
     def status_text(self) -> str:
         if self.volume is None or self.series is None:

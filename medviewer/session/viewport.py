@@ -20,14 +20,14 @@ from medviewer.dicom import (
     default_window,
     load_volume_iter,
 )
-from medviewer.dicom.display import auto_window, header_windows, presets_for
 from medviewer.errors import DicomError
 from medviewer.jobs import CancelToken, Job
+from medviewer.session.display_state import DisplayState
 from medviewer.session.measure import MeasurementStore
 from medviewer.session.slab import Slab
 
 
-class ViewportSession:
+class ViewportSession(DisplayState):
     """What a secondary viewport shows: one series of one study, loaded on its own."""
 
     def __init__(self, deidentified: bool = False) -> None:
@@ -101,29 +101,15 @@ class ViewportSession:
 
     # -- viewing -------------------------------------------------------------------------------
     @property
-    def inverted(self) -> bool:
-        """Whether greyscale is drawn inverted: MONOCHROME1, flipped by the user's toggle."""
-        native = bool(self.volume is not None and self.volume.invert)
-        return native != self.user_invert
-
-    @property
     def slice_index(self) -> int:
         """The acquired slice shown: the crosshair's ``k``."""
         return self.cursor[0]
-
-    @property
-    def n_slices(self) -> int:
-        return 0 if self.volume is None else int(self.volume.array.shape[0])
-
-    def set_window(self, window: Window) -> None:
-        self.window = window
 
     def set_cursor(self, k: int, j: int, i: int) -> tuple[int, int, int]:
         """Move the crosshair (clamped into the volume)."""
         if self.volume is None:
             return self.cursor
-        shape = self.volume.array.shape
-        self.cursor = tuple(int(min(max(v, 0), n - 1)) for v, n in zip((k, j, i), shape[:3]))
+        self.cursor = self.clamped_cursor(k, j, i)
         return self.cursor
 
     def set_slice(self, index: int) -> int:
@@ -137,16 +123,6 @@ class ViewportSession:
         if self.volume is None:
             raise DicomError("no volume is loaded in this viewport")
         return self.volume.array[self.slice_index]
-
-    def available_windows(self) -> list[Window]:
-        """Windows from the file, then the modality presets and the user's, then automatic."""
-        if self.series is None:
-            return []
-        windows = header_windows(self.series) + list(presets_for(self.series.modality))
-        windows += [w for m, w in self.custom_windows if m in ("", self.series.modality)]
-        if self.volume is not None and not self.volume.is_color:
-            windows.append(auto_window(self.current_slice()))
-        return windows
 
 
 __all__ = ["ViewportSession"]

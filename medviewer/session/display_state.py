@@ -1,0 +1,45 @@
+"""What the main session and a secondary viewport share: how their volume is displayed.
+
+:class:`DisplayState` is mixed into :class:`~medviewer.session.study.StudySession` and
+:class:`~medviewer.session.viewport.ViewportSession`; both keep ``volume``, ``series``,
+``window``, ``user_invert``, ``custom_windows`` and ``cursor`` and their own
+``current_slice()``.
+"""
+
+from __future__ import annotations
+
+from medviewer.dicom import Window
+from medviewer.dicom.display import auto_window, header_windows, presets_for
+
+
+class DisplayState:
+    @property
+    def inverted(self) -> bool:
+        """Whether greyscale is drawn inverted: MONOCHROME1, flipped by the user's toggle."""
+        native = bool(self.volume is not None and self.volume.invert)
+        return native != self.user_invert
+
+    @property
+    def n_slices(self) -> int:
+        return 0 if self.volume is None else int(self.volume.array.shape[0])
+
+    def set_window(self, window: Window) -> None:
+        self.window = window
+
+    def clamped_cursor(self, k: int, j: int, i: int) -> tuple[int, int, int]:
+        """(k, j, i) clamped into the volume (the volume must be loaded)."""
+        shape = self.volume.array.shape
+        return tuple(int(min(max(v, 0), n - 1)) for v, n in zip((k, j, i), shape[:3]))
+
+    def available_windows(self) -> list[Window]:
+        """Windows from the file, then the modality presets and the user's, then automatic."""
+        if self.series is None:
+            return []
+        windows = header_windows(self.series) + list(presets_for(self.series.modality))
+        windows += [w for m, w in self.custom_windows if m in ("", self.series.modality)]
+        if self.volume is not None and not self.volume.is_color:
+            windows.append(auto_window(self.current_slice()))
+        return windows
+
+
+__all__ = ["DisplayState"]
