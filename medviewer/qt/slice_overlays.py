@@ -16,6 +16,7 @@ Qt = QtCore.Qt
 
 OVERLAY_Z = 1e5
 MARGIN = 6
+MIN_TEXT_SCALE = 0.5  # corner text of a narrow view shrinks, never below half size
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 EDGES = ("left", "right", "top", "bottom")
 
@@ -54,6 +55,21 @@ class SliceOverlaysMixin:
         for key, block in self._corners.items():
             block.set_lines(texts.get(key) or ())
             block.setVisible(self._overlays_visible and block.has_text)
+        self._fit_corners()
+
+    def _fit_corners(self) -> None:
+        """Shrink the corner text of a narrow view (a cell of a 2x2 grid, a side-by-side view)
+        until the left and right blocks of the top and of the bottom no longer overlap; never
+        below half size. Unchanged sizes cost nothing."""
+        room = self.view.width() - 3 * MARGIN
+        need = max(
+            self._corners[left].boundingRect().width() + self._corners[right].boundingRect().width()
+            for left, right in (("top_left", "top_right"), ("bottom_left", "bottom_right"))
+        )
+        scale = 1.0 if need <= room or need <= 0 else max(MIN_TEXT_SCALE, room / need)
+        for block in self._corners.values():
+            if block.scale() != scale:
+                block.setScale(scale)
 
     def corner_lines(self, corner: str) -> tuple[str, ...]:
         """The text lines shown in ``corner`` (for tests and exports)."""
@@ -130,6 +146,7 @@ class SliceOverlaysMixin:
         lift = bottom.boundingRect().height() + 2 if bottom.has_text else 0
         self._scale_bar.setPos(w / 2, h - m - lift)
         self._update_scale_bar()  # a resize changes pixels per mm even when the range stays
+        self._fit_corners()
 
 
 def nice_length(max_mm: float) -> float:

@@ -326,3 +326,18 @@ def test_rgba_overlay_layer_uses_the_slice_transform(view):
     assert not layer.isVisible()
     with pytest.raises(ValueError):
         view.set_overlay_rgba(np.zeros((ROWS, COLS, 4), np.float32))
+
+
+def test_corner_text_of_a_narrow_view_shrinks_until_left_and_right_no_longer_overlap(view):
+    long = ["Anonymous, Synthetic Patient", "MV-SAMPLE-0001", "Head CT (InVesalius sample)"]
+    view.set_corner_text({"top_left": long, "top_right": ["CT Se 1", "Axial head 1.5 mm"]})
+    left, right = view._corners["top_left"], view._corners["top_right"]
+    assert left.scale() == right.scale() == 1.0  # room enough at full size
+    view.resize(300, 500)
+    QtWidgets.QApplication.processEvents()
+    a, b = left.sceneBoundingRect(), right.sceneBoundingRect()
+    assert left.scale() < 1.0 and a.right() <= b.left()  # side by side, no overlap
+    assert b.right() <= 300
+    view.resize(W, H)
+    QtWidgets.QApplication.processEvents()
+    assert left.scale() == right.scale() == 1.0
