@@ -1,4 +1,4 @@
-"""Command line: ``medviewer inspect | convert | infer | explain | models | gui``.
+"""Command line: ``medviewer inspect | convert | infer | explain | models | triage | gui``.
 
 - ``inspect PATH...``: the studies, series, warnings and skipped files (``--json``: one object)
 - ``convert PATH... -o OUT``: one series as .npy / .nii(.gz) / .nrrd / .mha, in HU for CT
@@ -9,6 +9,8 @@
 - ``labels stats | export | import``: the label store (counts; CSV / JSON out and in)
 - ``train --store PATH --base NAME[:VERSION]``: fine-tune a model on the store's final labels;
   a new user version (not activated); ``--json``: one object. Runs under ``torchrun`` too
+- ``triage PATH...``: classify every series of an archive into a results file (resumable;
+  under ``torchrun`` each rank takes a share); ``triage report``: most suspicious first
 - ``gui [PATH...]``: the desktop viewer (``medviewer PATH`` too); the samples when no PATH
 - ``selftest [--json]``: check this installation (packages, decoders, window, torch, models,
   Grad-CAM, label store, log); exit 0 only when every check passes
@@ -16,9 +18,10 @@
 Exit codes: 0 success, 1 could not do it (one-line reason on stderr), 2 usage error.
 
 One module per command group (study: inspect / convert, anonymize, ai: infer / explain /
-models, labels, train, gui, selftest), each with ``register(subparsers)``; ``main`` builds the
-parser from them; output and common hold what several commands share. ``main`` below is the
-function (the console script ``medviewer.cli:main``), not the module of the same name.
+models, labels, train, triage, gui, selftest), each with ``register(subparsers)``; ``main``
+builds the parser from them; output and common hold what several commands share. ``main``
+below is the function (the console script ``medviewer.cli:main``), not the module of the same
+name.
 """
 
 from medviewer.cli.ai import (
@@ -44,6 +47,7 @@ from medviewer.cli.selftest import _window_check as _window_check
 from medviewer.cli.selftest import cmd_selftest
 from medviewer.cli.study import cmd_convert, cmd_inspect, scan_to_dict, series_to_dict
 from medviewer.cli.train import cmd_train
+from medviewer.cli.triage import cmd_triage_report, cmd_triage_run
 
 # (the private helpers above stay reachable here, as before the split: tests use them)
 __all__ = [
@@ -66,6 +70,8 @@ __all__ = [
     "cmd_models_usage",
     "cmd_selftest",
     "cmd_train",
+    "cmd_triage_report",
+    "cmd_triage_run",
     "main",
     "scan_to_dict",
     "series_to_dict",

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from medviewer import __version__
-from medviewer.cli import ai, anonymize, gui, labels, selftest, study, train
+from medviewer.cli import ai, anonymize, gui, labels, selftest, study, train, triage
 from medviewer.cli.common import CommandParser
 from medviewer.cli.output import EXIT_USAGE, run_handler
 
-COMMAND_MODULES = (study, anonymize, ai, labels, train, gui, selftest)
+COMMAND_MODULES = (study, anonymize, ai, labels, train, triage, gui, selftest)
 """In the order their commands are listed in ``medviewer --help``."""
 
 COMMANDS = (
@@ -27,6 +27,7 @@ COMMANDS = (
     "models",
     "labels",
     "train",
+    "triage",
     "gui",
     "selftest",
 )
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = package.build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(_with_default_command(argv))
+    args = parser.parse_args(triage.with_default_action(_with_default_command(argv)))
     from medviewer.logs import configure_logging
 
     # the rotating log file (patient values redacted) and, as before, stderr (details with -v)
