@@ -46,6 +46,10 @@ def main() -> int:
         reading_shots(app, out)
         print("saved to", out)
         return 0
+    if "--worklist-only" in sys.argv:  # only the triage worklist's shot
+        worklist_shot(app, out)
+        print("saved to", out)
+        return 0
     from medviewer.qt.main_window import MainWindow
 
     w = MainWindow()
@@ -87,6 +91,7 @@ def main() -> int:
     ai_shots(app, w, out)
     labeling_shot(app, w, out)
     finetune_shots(app, out, parent=w)
+    worklist_shot(app, out)
     print("saved to", out)
     return 0
 
@@ -307,6 +312,91 @@ def finetune_shots(app, out: Path, parent=None) -> None:
     wait(app)
     d.grab().save(str(out / "finetune-result.png"))
     d.close()
+
+
+def worklist_shot(app, out: Path) -> None:
+    """The triage worklist: the bundled model triaged both sample studies and a few synthetic
+    head CTs (an MR series is skipped, with its reason); the most suspicious series is open at
+    its most suspicious slice with Grad-CAM, a few of its slices labeled in the Labels dock.
+    The results file and the label store live in a temporary folder."""
+    from medviewer.qt.main_window import MainWindow
+    from medviewer.qt.worklist.runner import TriageRequest
+    from medviewer.resources import lesion_sample_dir, sample_study_dir
+    from medviewer.testing.synthetic import write_series
+    from medviewer.triage.job import TriageOptions
+
+    folder = Path(tempfile.mkdtemp(prefix="mv-shots-worklist-"))
+    cases = (
+        ("MV-TRIAGE-0102", "20260112"),
+        ("MV-TRIAGE-0107", "20260112"),
+        ("MV-TRIAGE-0111", "20260113"),
+        ("MV-TRIAGE-0115", "20260114"),
+    )
+    for i, (patient, date) in enumerate(cases):
+        write_series(
+            folder / "archive" / patient,
+            n_slices=24,
+            rows=160,
+            cols=160,
+            spacing=(5.0, 1.2, 1.2),
+            seed=20 + i,
+            patient_id=patient,
+            study_date=date,
+            series_description="Head 5 mm (synthetic)",
+            series_number=2,
+            body_part="HEAD",
+        )
+    write_series(
+        folder / "archive" / "MV-TRIAGE-0120-MR",
+        n_slices=12,
+        rows=64,
+        cols=64,
+        modality="MR",
+        patient_id="MV-TRIAGE-0120",
+        study_date="20260114",
+        series_description="T2 axial",
+    )
+    w = MainWindow()
+    w.settings.label_store = str(folder / "labels.sqlite")
+    w.resize(1400, 900)
+    w.show()
+    w.browser_dock.hide()  # the worklist lists the series
+    dock = w.worklist
+    read = []
+    dock.loaded.connect(read.append)
+    paths = (str(sample_study_dir()), str(lesion_sample_dir()), str(folder / "archive"))
+    options = TriageOptions(device=os.environ.get("MV_SHOT_DEVICE", "cpu"), workers=2)
+    dock.start(TriageRequest(paths, str(folder / "results.sqlite"), options))
+    wait(app, lambda: not dock.runner.running and bool(read), 900)
+    opened = []
+    dock.row_opened.connect(lambda *args: opened.append(args))
+    dock.open_row(dock.rows()[0])
+    wait(app, lambda: bool(opened), 120)
+    panel = w.ai_panel
+    wait(
+        app,
+        lambda: panel.explanation is not None and panel.explanation.faithfulness is not None,
+        300,
+    )
+    wait(app, lambda: not panel.running, 300)
+    lab = w.labeling
+    lab.change_annotator("Demo reader")
+    w.labeling_dock.raise_()
+    top = w.viewer.primary.index
+    w.viewer.primary.set_index(max(top - 3, 0))
+    for name in ("normal", "normal", "uncertain", "hyperdense_lesion", "hyperdense_lesion"):
+        lab.assign(name)
+        wait(app)
+    w.viewer.primary.set_index(top)
+    w.labeling_dock.hide()  # its review status shows in the table; the table gets the width
+    w.resizeDocks([w.ai_dock], [430], QtCore.Qt.Orientation.Horizontal)
+    dock.panel.table.selectRow(0)
+    w.messages_dock.hide()
+    w.statusBar().clearMessage()
+    wait(app)
+    w.grab().save(str(out / "worklist.png"))
+    wait(app, lambda: not w.browser.thumbnails_pending(), 10)
+    w.close()
 
 
 if __name__ == "__main__":

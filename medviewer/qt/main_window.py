@@ -20,6 +20,7 @@ from medviewer.qt.reading.area import ReadingArea
 from medviewer.qt.series_browser import SeriesBrowser
 from medviewer.qt.viewer_area import ViewerArea
 from medviewer.qt.workers import start_job
+from medviewer.qt.worklist import WorklistDock
 from medviewer.session import StudySession
 from medviewer.session.layout import layout_from_settings, store_in_settings
 from medviewer.settings import Settings, load_settings, save_settings
@@ -46,6 +47,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.setAcceptDrops(True)
         self._worker = None
         self._windows = []
+        self._wanted_series: str | None = None
 
         self.viewer = ViewerArea(self.session, self)
         self.reading = ReadingArea(self.viewer, layout_from_settings(settings), self)
@@ -78,6 +80,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.actions = actions.build(self)
         self.ai = AIDock(self)  # the "AI" dock and menu; no model is loaded until Run
         self.labeling = LabelingDock(self)  # the "Labels" dock and menu; the store opens lazily
+        self.worklist = WorklistDock(self)  # the triage "Worklist" dock and menu
 
         self.cursor_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.cursor_label, 1)
@@ -111,10 +114,12 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         return dock
 
     # -- opening ----------------------------------------------------------------------------
-    def open_paths(self, paths: Sequence[str | os.PathLike]) -> None:
-        """Scan ``paths`` in the background, list the series, load the largest."""
+    def open_paths(self, paths: Sequence[str | os.PathLike], series_key: str | None = None):
+        """Scan ``paths`` in the background, list the series, load ``series_key`` (when it
+        is found) or the largest."""
         paths = [os.fspath(p) for p in paths]
         self.cancel_job()
+        self._wanted_series = series_key
         self.messages.clear()
         self.messages_dock.hide()
         for p in paths:
@@ -182,7 +187,11 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
             self._on_error(str(exc))
             return
         self.reading.scan_changed()
-        self.load_series(protocols.apply_matching(self, series) or series.key)
+        key = protocols.apply_matching(self, series) or series.key
+        wanted, self._wanted_series = self._wanted_series, None
+        if wanted and any(s.key == wanted for s in result.all_series()):
+            key = wanted
+        self.load_series(key)
 
     def load_series(self, key: str) -> None:
         """Load the series (stack) with this key from the current scan."""
@@ -296,6 +305,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.cancel_job()
         self.ai.close()
         self.labeling.close()
+        self.worklist.close()
         self.browser.cancel_thumbnails()
         self.reading.close_viewports()
         self.viewer.set_cine(False)

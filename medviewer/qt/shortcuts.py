@@ -21,6 +21,7 @@ CINE = "Cine"
 MEASURE = "Measurements"
 TOOLS = "Tools and help"
 AI = "AI"
+WORKLIST = "Worklist"
 LABELING = "Labeling"
 
 GROUPS: tuple[str, ...] = (
@@ -32,6 +33,7 @@ GROUPS: tuple[str, ...] = (
     CINE,
     MEASURE,
     AI,
+    WORKLIST,
     LABELING,
     TOOLS,
 )
@@ -173,6 +175,20 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("ai.finetune", "Ctrl+Shift+F", "Fine-tune a model on your labels", AI),
     Shortcut(
         "ai.models", "Ctrl+Shift+M", "Installed models: activate (roll back), delete, card", AI
+    ),
+    # Worklist
+    Shortcut(
+        "worklist.show",
+        "Ctrl+Shift+W",
+        "Triage worklist: the series of a triage, most suspicious first (research use only)",
+        WORKLIST,
+    ),
+    Shortcut(
+        "worklist.open_row",
+        "",
+        "Open the row's series at its most suspicious slice, Grad-CAM heat map on",
+        WORKLIST,
+        mouse="Double-click / Enter on a worklist row",
     ),
     # Labeling (the class keys are those of the default label set, headct-lesions)
     *(
