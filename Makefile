@@ -45,6 +45,7 @@ bench: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/gui_responsiveness.py
 	$(BIN)/python benchmarks/finetune.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/triage.py
 
 # Long coverage-guided fuzzing of scan + load (atheris); corpus and findings in benchmarks/data/fuzz.
 FUZZ_ARGS ?= -runs=100000
