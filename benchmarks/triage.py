@@ -8,6 +8,7 @@ JPEG 2000 Lossless, the rest native little endian), spread over patients and dat
 * ``medviewer`` - ``medviewer triage ARCHIVE --results R --model headct-lesions:1.0.0`` as a
   process (the bundled model, CPU): scan, queue, prefetching loads, batched inference, one
   results row per series.
+* ``medviewer_bf16`` - the same with ``--precision bf16`` (bfloat16 autocast).
 * ``plain``     - what one would write without medviewer, in one process: for every folder,
   ``pydicom.dcmread`` every file, sort by ImagePositionPatient, ``pixel_array`` * slope +
   intercept, the model's own preprocessing per slice and a forward pass in batches of 16
@@ -85,7 +86,7 @@ def archive(n: int, log) -> list[str]:
     return folders
 
 
-def run_medviewer(folders: list[str], results: str) -> dict:
+def run_medviewer(folders: list[str], results: str, *extra: str) -> dict:
     """``medviewer triage`` over ``folders`` in a fresh process: wall seconds and the peak
     resident memory of it and its decoder processes together (sampled every 20 ms)."""
     import psutil
@@ -93,7 +94,7 @@ def run_medviewer(folders: list[str], results: str) -> dict:
     if os.path.exists(results):
         os.remove(results)
     cmd = [sys.executable, "-m", "medviewer", "triage", *folders, "--results", results]
-    cmd += ["--model", MODEL, "--device", "cpu", "--json"]
+    cmd += ["--model", MODEL, "--device", "cpu", "--json", *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watched = psutil.Process(proc.pid)
@@ -157,11 +158,14 @@ def main(argv=None) -> int:
         small = run_medviewer(quarter, os.path.join(tmp, "quarter.sqlite"))
         log(f"medviewer triage, {len(folders)} series ...")
         full = run_medviewer(folders, os.path.join(tmp, "all.sqlite"))
+        log(f"medviewer triage --precision bf16, {len(folders)} series ...")
+        bf16 = run_medviewer(folders, os.path.join(tmp, "bf16.sqlite"), "--precision", "bf16")
         log(f"plain loop, {len(folders)} series ...")
         plain = run_plain(folders)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     mv_rate = 60.0 * len(folders) / full["seconds"]
+    bf16_rate = 60.0 * len(folders) / bf16["seconds"]
     plain_rate = 60.0 * plain["series"] / plain["seconds"]
     speedup = mv_rate / plain_rate
     rss_growth = (
@@ -179,6 +183,8 @@ def main(argv=None) -> int:
         "model": MODEL,
         "medviewer": {**full, "series_per_min": mv_rate},
         "medviewer_quarter": small,
+        "medviewer_bf16": {**bf16, "series_per_min": bf16_rate},
+        "speedup_bf16": bf16_rate / plain_rate,
         "plain": {**plain, "series_per_min": plain_rate},
         "speedup": speedup,
         "peak_rss_growth_quarter_to_all": rss_growth,
@@ -199,8 +205,11 @@ def main(argv=None) -> int:
     with open(output, "w") as fp:
         json.dump(result, fp, indent=2)
         fp.write("\n")
-    print("| series | medviewer triage | plain loop | speedup | peak RSS (1/4 -> all) |")
-    print("|---:|---:|---:|---:|---:|")
+    print(
+        "| series | medviewer triage | plain loop | speedup | --precision bf16 (speedup) "
+        "| peak RSS (1/4 -> all) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
     rss = (
         f"{small['peak_rss_mib']:.0f} -> {full['peak_rss_mib']:.0f} MiB"
         if small["peak_rss_mib"] and full["peak_rss_mib"]
@@ -209,7 +218,7 @@ def main(argv=None) -> int:
     print(
         f"| {len(folders)} | {mv_rate:.1f} series/min ({full['seconds']:.0f} s) "
         f"| {plain_rate:.1f} series/min ({plain['seconds']:.0f} s) | **{speedup:.2f}x** "
-        f"| {rss} |"
+        f"| {bf16_rate:.1f} series/min ({bf16_rate / plain_rate:.2f}x) | {rss} |"
     )
     log(f"wrote {output}")
     return 0

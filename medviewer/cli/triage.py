@@ -118,6 +118,7 @@ def cmd_triage_run(args) -> int:
         model_ref=args.model,
         device=args.device,
         accept_other_model=args.rerun_other_model,
+        precision=args.precision,
         **{k: v for k, v in given.items() if v is not None},
     )
     paths = [p for p in args.paths if p not in missing]
@@ -306,6 +307,13 @@ def register(sub) -> None:
         "--workers", type=positive_int, metavar="N", help="series loaded ahead of the model"
     )
     q.add_argument("--batch-size", type=positive_int, metavar="N", help="slices per batch")
+    q.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: bfloat16 autocast, about 2x faster on CPUs with AMX / AVX-512 BF16 (slower "
+        "on others); probabilities within ~0.01 of fp32, noted in each row",
+    )
     q.add_argument(
         "--rerun-other-model",
         action="store_true",

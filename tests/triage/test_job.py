@@ -361,3 +361,20 @@ def test_at_most_workers_plus_one_volumes_are_alive(
     summary, _ = _run(archive, tmp_path / "r.sqlite", registry, options={"workers": workers})
     assert summary.done == N_CT and len(most) == N_CT
     assert max(most) <= workers + 1, most
+
+
+def test_bfloat16_triage_agrees_with_float32_and_says_so(archive, registry, tmp_path):
+    _run(archive, tmp_path / "fp32.sqlite", registry)
+    summary, _ = _run(archive, tmp_path / "bf16.sqlite", registry, options={"precision": "bf16"})
+    assert summary.done == N_CT
+    exact = {r.series_key: r for r in _rows(tmp_path / "fp32.sqlite")[0]}
+    fast = _rows(tmp_path / "bf16.sqlite")[0]
+    assert {r.series_key for r in fast} == set(exact)
+    for row in fast:
+        ref = exact[row.series_key]
+        assert any("bfloat16" in w for w in row.warnings)
+        assert not any("bfloat16" in w for w in ref.warnings)
+        for cls, p in ref.probabilities.items():
+            assert abs(row.probabilities[cls] - p) < 0.02, (row.series_key, cls)
+    with pytest.raises(Exception, match="precision"):
+        _run(archive, tmp_path / "x.sqlite", registry, options={"precision": "fp8"})
