@@ -350,3 +350,14 @@ def test_start_dialog_lists_the_registry_models(qtbot, window, archive, tmp_path
     standalone = StartTriageDialog(None, "")
     qtbot.addWidget(standalone)
     assert standalone.model_box.count() == 1 and standalone.request() is None
+
+
+def test_the_dock_fits_beside_the_other_docks(qtbot):
+    """Wider than the window's centre column, a bottom dock is drawn over the right docks:
+    the notice has its own row and long summaries wrap, so the panel stays narrow."""
+    from medviewer.qt.worklist.panel import WorklistPanel
+
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.summary_label.setText("200 series · 40 suspicious · 180 not reviewed · 12 skipped " * 3)
+    assert panel.minimumSizeHint().width() <= 480, panel.minimumSizeHint()

@@ -29,6 +29,15 @@ class WorklistPanel(QtWidgets.QWidget):
         outer.setContentsMargins(4, 4, 4, 4)
         outer.setSpacing(4)
 
+        # The notice has a row of its own and long texts wrap or elide: the dock must fit the
+        # width of the window's centre column, or it is drawn over the docks beside it.
+        self.notice = QtWidgets.QLabel(f"⚠ {RESEARCH_NOTICE}")
+        self.notice.setObjectName("worklistResearchNotice")
+        self.notice.setStyleSheet(NOTICE_STYLE)
+        self.notice.setToolTip(RESEARCH_TIP)
+        self.notice.setWordWrap(True)
+        outer.addWidget(self.notice)
+
         top = QtWidgets.QHBoxLayout()
         self.open_button = QtWidgets.QPushButton("Open results…")
         self.open_button.setToolTip("Show the results of a triage (a .sqlite results file)")
@@ -45,11 +54,6 @@ class WorklistPanel(QtWidgets.QWidget):
             top.addWidget(button)
         top.addWidget(self.cancel_button)
         top.addStretch(1)
-        self.notice = QtWidgets.QLabel(f"⚠ {RESEARCH_NOTICE}")
-        self.notice.setObjectName("worklistResearchNotice")
-        self.notice.setStyleSheet(NOTICE_STYLE)
-        self.notice.setToolTip(RESEARCH_TIP)
-        top.addWidget(self.notice)
         outer.addLayout(top)
 
         filters = QtWidgets.QHBoxLayout()
@@ -66,6 +70,10 @@ class WorklistPanel(QtWidgets.QWidget):
         filters.addSpacing(16)
         self.summary_label = QtWidgets.QLabel(view.NO_RESULTS)
         self.summary_label.setObjectName("worklistSummary")
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        )
         filters.addWidget(self.summary_label, 1)
         outer.addLayout(filters)
 
@@ -75,6 +83,9 @@ class WorklistPanel(QtWidgets.QWidget):
         bottom = QtWidgets.QHBoxLayout()
         self.status_label = QtWidgets.QLabel("")
         self.status_label.setObjectName("worklistStatus")
+        self.status_label.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        )
         self.status_label.setTextInteractionFlags(
             QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
         )
