@@ -14,7 +14,7 @@ import pytest
 from PySide6 import QtCore
 
 from medviewer.jobs import run_job
-from medviewer.qt.ai_panel import RESEARCH_NOTICE, AIPanel
+from medviewer.qt.ai import RESEARCH_NOTICE, AIPanel
 from medviewer.session import StudySession
 from medviewer.testing.synthetic import write_series
 from medviewer.testing.tiny_model import make_package

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtWidgets
 from medviewer.ai.registry import ModelRegistry
 from medviewer.jobs import run_job
 from medviewer.labels.store import LabelStore
-from medviewer.qt.ai_panel import AIPanel
+from medviewer.qt.ai import AIPanel
 from medviewer.qt.dialogs.finetune import FinetuneDialog
 from medviewer.resources import sample_study_dir
 from medviewer.session import StudySession
