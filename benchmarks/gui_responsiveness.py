@@ -16,7 +16,7 @@ see a repaint. Measured, in one run:
 
 Each scenario runs ``--repeats`` times after a discarded warm-up; the result per scenario is
 the median over repeats of the worst gap, with the 99th percentile of all gaps. The target:
-no worst gap above 100 ms for loading and inference, 500 ms for the label import. These were
+no worst gap above 100 ms. These were
 timing assertions in ``tests/qt`` before; timings are measured here, beside the anchor,
 because a test must not fail because the machine is busy.
 
@@ -53,7 +53,7 @@ TARGETS_MS = {
     "load_native": 100.0,
     "load_sample": 100.0,
     "ai_run": 100.0,
-    "label_import": 500.0,
+    "label_import": 100.0,
 }
 SCENARIOS = ["idle", "load_native", "load_sample", "ai_run", "label_import"]
 
@@ -122,6 +122,9 @@ def run(repeats: int, log) -> dict:
     w = MainWindow()
     w.resize(1300, 850)
     w.show()
+    from medviewer.qt import heap
+
+    heap.enable()  # as medviewer.qt.app.start does for the real app
     beat = Heartbeat(QtCore)
     beat.timer.start()
     _spin(app, 0.3)  # the first layout and paint of a new window
@@ -144,6 +147,10 @@ def run(repeats: int, log) -> dict:
         w.ai_panel.run_finished.disconnect()
         if done[0][1] is None:
             raise RuntimeError(f"the AI run failed: {w.ai_panel.messages()}")
+        # In the app torch arrives through the AI dock's warm-up, which then freezes its
+        # objects out of the garbage collector (medviewer.qt.heap); here it arrives with the
+        # first run (the warm-up is off so that it does not disturb the load scenarios).
+        heap.freeze_long_lived()
         return t0, done[0][0]
 
     rounds = iter(range(1000))

@@ -28,3 +28,15 @@ def _fresh_phi_registry():
     phi.REGISTRY.clear()
     yield
     phi.REGISTRY.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_frozen_heap_after_a_test():
+    """The app freezes its start-up objects out of the garbage collector (medviewer.qt.heap);
+    a test that starts the app must not leave that on for the tests after it."""
+    yield
+    import sys
+
+    heap = sys.modules.get("medviewer.qt.heap")
+    if heap is not None and heap.enabled():
+        heap.disable()

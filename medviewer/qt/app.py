@@ -65,4 +65,7 @@ def start(paths: Sequence[str] | None = None):
         if lesion_sample_dir().is_dir():
             targets.append(str(lesion_sample_dir()))
     window.open_paths(targets)
+    from medviewer.qt import heap
+
+    heap.enable()  # the start-up objects stay out of every later full garbage collection
     return app, window

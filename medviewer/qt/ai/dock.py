@@ -105,7 +105,13 @@ class AIDock(QtCore.QObject):
 
             return True
 
-        self._warm_worker = start_job(job(), on_error=lambda m: log.debug("warm-up: %s", m))
+        from medviewer.qt import heap
+
+        self._warm_worker = start_job(
+            job(),
+            on_done=lambda _ok: heap.freeze_long_lived(),  # torch's objects too
+            on_error=lambda m: log.debug("warm-up: %s", m),
+        )
 
     def _primary(self):
         return self.window.viewer.primary
