@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from medviewer.jobs import Progress
 from medviewer.qt.ai.panel import AIPanel
+from medviewer.qt.menubar import add_before_help
 from medviewer.qt.workers import start_job
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,7 @@ class AIDock(QtCore.QObject):
         show = self.dock.toggleViewAction()
         show.setText("AI &panel")
         menu.addAction(show)
-        bar = w.menuBar()
-        help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
-        if help_menu is not None:
-            bar.insertMenu(help_menu, menu)
-        else:
-            bar.addMenu(menu)
+        add_before_help(w.menuBar(), menu)
         self.menu = menu
 
         self.finetune_dialog = None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6 import QtGui, QtWidgets
 
+from medviewer.qt.menubar import add_before_help
 from medviewer.qt.shortcuts import make_action
 from medviewer.qt.workers import start_job
 from medviewer.session.labeling import (
@@ -69,12 +70,7 @@ def build_menu(dock) -> QtWidgets.QMenu:
     show = dock.dock.toggleViewAction()
     show.setText("Labels &panel")
     menu.addAction(show)
-    bar = w.menuBar()
-    help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
-    if help_menu is not None:
-        bar.insertMenu(help_menu, menu)
-    else:
-        bar.addMenu(menu)
+    add_before_help(w.menuBar(), menu)
     dock.menu = menu
     return menu
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from medviewer.qt.menubar import add_before_help
 from medviewer.qt.shortcuts import make_action
 
 
@@ -31,12 +32,7 @@ def build_menu(
     menu.addAction("&Start triage…", start)
     pause_action = menu.addAction("&Pause triage", pause)
     cancel_action = menu.addAction("&Cancel triage", cancel)
-    bar = window.menuBar()
-    help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
-    if help_menu is not None:
-        bar.insertMenu(help_menu, menu)
-    else:
-        bar.addMenu(menu)
+    add_before_help(window.menuBar(), menu)
     return menu, pause_action, cancel_action
 
 
