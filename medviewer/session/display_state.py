@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from medviewer.dicom import Window
+from medviewer.dicom import SeriesInfo, Volume, Window, load_volume_iter
 from medviewer.dicom.display import auto_window, header_windows, presets_for
 
 
@@ -30,6 +30,34 @@ class DisplayState:
         """(k, j, i) clamped into the volume (the volume must be loaded)."""
         shape = self.volume.array.shape
         return tuple(int(min(max(v, 0), n - 1)) for v, n in zip((k, j, i), shape[:3]))
+
+    def _guarded_load(self, series: SeriesInfo, cancel, generation: int, show_first):
+        """Load ``series``; its volume becomes this session's, first partly (``show_first``
+        with the volume holding its middle slice, or the whole volume when no partial one
+        came), then whole. Nothing changes once a newer load was asked for (``generation``
+        is no longer ``self._generation``), so a stale load never overwrites the newer one."""
+
+        def current() -> bool:
+            return generation == self._generation
+
+        job = load_volume_iter(series, cancel)
+        first = True
+        while True:
+            try:
+                step = next(job)
+            except StopIteration as stop:
+                volume = stop.value
+                if current():
+                    if first:
+                        show_first(volume)
+                    self.volume, self.series = volume, volume.series
+                    self.set_cursor(*self.cursor)  # clamp: failed slices may have been dropped
+                return volume
+            if first and isinstance(step.detail, Volume):
+                first = False
+                if current():
+                    show_first(step.detail)
+            yield step
 
     def available_windows(self) -> list[Window]:
         """Windows from the file, then the modality presets and the user's, then automatic."""

@@ -18,7 +18,6 @@ from medviewer.dicom import (
     Volume,
     Window,
     default_window,
-    load_volume_iter,
     scan_iter,
 )
 from medviewer.errors import DicomError
@@ -76,31 +75,16 @@ class StudySession(DisplayState):
         return self._load(series, cancel, self._generation)
 
     def _load(self, series: SeriesInfo, cancel, generation: int) -> Job[Volume]:
-        def current() -> bool:
-            return generation == self._generation
-
-        if current():
+        if generation == self._generation:
             self.series, self.volume = series, None
-        job = load_volume_iter(series, cancel)
-        first = True
-        while True:
-            try:
-                step = next(job)
-            except StopIteration as stop:
-                volume = stop.value
-                if current():
-                    self.volume, self.series = volume, volume.series
-                    self.set_cursor(*self.cursor)  # clamp: failed slices may have been dropped
-                return volume
-            if first and isinstance(step.detail, Volume):
-                first = False
-                if current():
-                    shape = step.detail.array.shape
-                    self.volume = step.detail
-                    self.slice_index = shape[0] // 2
-                    self.cursor = (shape[0] // 2, shape[1] // 2, shape[2] // 2)
-                    self.window = default_window(series, self.current_slice())
-            yield step
+        return (yield from self._guarded_load(series, cancel, generation, self._show_first))
+
+    def _show_first(self, volume: Volume) -> None:
+        shape = volume.array.shape
+        self.volume = volume
+        self.slice_index = shape[0] // 2
+        self.cursor = (shape[0] // 2, shape[1] // 2, shape[2] // 2)
+        self.window = default_window(volume.series, self.current_slice())
 
     # -- viewing ---------------------------------------------------------------------------
     @property

@@ -18,7 +18,6 @@ from medviewer.dicom import (
     Volume,
     Window,
     default_window,
-    load_volume_iter,
 )
 from medviewer.errors import DicomError
 from medviewer.jobs import CancelToken, Job
@@ -63,29 +62,13 @@ class ViewportSession(DisplayState):
         return self._load(study, series, cancel, window, self._generation)
 
     def _load(self, study, series, cancel, window, generation: int) -> Job[Volume]:
-        def current() -> bool:
-            return generation == self._generation
-
-        if current():
+        if generation == self._generation:
             self.study, self.series, self.volume = study, series, None
-        job = load_volume_iter(series, cancel)
-        first = True
-        while True:
-            try:
-                step = next(job)
-            except StopIteration as stop:
-                volume = stop.value
-                if current():
-                    if first:  # no partial volume came: set up as for the first slice
-                        self._show_first(volume, series, window)
-                    self.volume, self.series = volume, volume.series
-                    self.set_cursor(*self.cursor)  # clamp: failed slices may have been dropped
-                return volume
-            if first and isinstance(step.detail, Volume):
-                first = False
-                if current():
-                    self._show_first(step.detail, series, window)
-            yield step
+        return (
+            yield from self._guarded_load(
+                series, cancel, generation, lambda v: self._show_first(v, series, window)
+            )
+        )
 
     def _show_first(self, volume: Volume, series: SeriesInfo, window: Window | None) -> None:
         shape = volume.array.shape
