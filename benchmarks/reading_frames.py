@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 import time
 
+from frame_paints import PaintCounter
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "reading")
 SPACINGS = (1.0, 1.25, 2.0, 2.5)
@@ -64,26 +66,12 @@ def series_folders(log=print) -> list[str]:
     return folders
 
 
-class _Paints:
-    """Counts ImageItem.paint calls of one view."""
-
-    def __init__(self, item) -> None:
-        self.count = 0
-        original = item.paint
-
-        def paint(*args):
-            self.count += 1
-            return original(*args)
-
-        item.paint = paint
-
-
 class _AllPainted:
     """``count`` goes up by one per frame in which every watched image painted exactly once."""
 
     def __init__(self, views) -> None:
         self.views = views
-        self.each = [_Paints(v.view.image) for v in views]
+        self.each = [PaintCounter(v.view.image) for v in views]
         self.count = 0
 
 

@@ -64,6 +64,8 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from frame_paints import PaintCounter  # noqa: E402 (after the platform is chosen)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
@@ -176,20 +178,6 @@ def windows(n: int):
         width = 80.0 + 70.0 * (1.0 + math.sin(i / 11.0))
         out.append(Window(center, width, "drag"))
     return out
-
-
-class PaintCounter:
-    """Counts ImageItem.paint calls (pyqtgraph's scene calls the Python method)."""
-
-    def __init__(self, item) -> None:
-        self.count = 0
-        original = item.paint
-
-        def paint(*args):
-            self.count += 1
-            return original(*args)
-
-        item.paint = paint
 
 
 class Scenario:
