@@ -25,6 +25,7 @@ from urllib.parse import quote
 from medviewer.errors import LabelStoreError
 from medviewer.labels import migrations
 from medviewer.labels.migrations import APPLICATION_ID, SCHEMA_VERSION
+from medviewer.sqlite_files import OwnsConnection, file_facts
 
 # The store's log name, as before the store was split into modules.
 log = logging.getLogger("medviewer.labels.store")
@@ -66,7 +67,7 @@ def _read_header(path: Path) -> bytes:
         ) from exc
 
 
-class StoreConnection:
+class StoreConnection(OwnsConnection):
     """The open SQLite connection of a :class:`~medviewer.labels.store.LabelStore`, its lock
     and its transactions (see LabelStore for the parameters)."""
 
@@ -162,31 +163,20 @@ class StoreConnection:
     def _prepare(self, conn: sqlite3.Connection, *, had_content: bool) -> None:
         path = self.path
         try:
-            if had_content:
-                rows = conn.execute("PRAGMA quick_check").fetchall()
-                problems = [
-                    line.strip()
-                    for r in rows
-                    for line in str(r[0]).splitlines()
-                    if line.strip() and not line.startswith("***")
-                ]
-                if problems != ["ok"]:
-                    raise LabelStoreError(
-                        f"the label store {path} is damaged ({'; '.join(problems[:3])}); "
-                        f"{_RESTART_HINT}"
-                    )
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-            ).fetchone()[0]
+            facts = file_facts(conn, check=had_content)
         except sqlite3.DatabaseError as exc:
             raise LabelStoreError(
                 f"the label store {path} is damaged or not a database ({exc}); {_RESTART_HINT}"
             ) from exc
+        if facts.damaged:
+            raise LabelStoreError(
+                f"the label store {path} is damaged ({'; '.join(facts.problems[:3])}); "
+                f"{_RESTART_HINT}"
+            )
+        version = facts.version
         if version > SCHEMA_VERSION:
             raise self._newer_error(version)
-        if (version == 0 and tables) or (version and app_id != APPLICATION_ID):
+        if facts.foreign(APPLICATION_ID):
             raise LabelStoreError(
                 f"{path} is an SQLite database but not a medviewer label store; it was left "
                 "as it is, choose another file"
@@ -284,19 +274,6 @@ class StoreConnection:
         return dest
 
     # -- life cycle -----------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the connection (the WAL is checkpointed into the file)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"LabelStore({str(self.path)!r})"
 

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
 
+from medviewer.sqlite_files import OwnsConnection
 from medviewer.triage.records import (
     ModelIdentity,
     ResultsModelMismatch,
@@ -68,7 +68,7 @@ def default_results_path() -> Path:
     return user_data_dir() / RESULTS_FILE_NAME
 
 
-class ResultsStore:
+class ResultsStore(OwnsConnection):
     """One triage results file.
 
     ``model``: the model whose results this store adds and reads (needed unless
@@ -268,17 +268,5 @@ class ResultsStore:
         return "\n".join(str(r[0]) for r in self._read("PRAGMA integrity_check"))
 
     # -- life cycle -----------------------------------------------------------------------------
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.path)!r})"

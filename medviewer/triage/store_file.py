@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from medviewer.sqlite_files import file_facts
 from medviewer.triage.records import ResultsStoreError, SeriesResult
 
 RESULTS_FORMAT = 1
@@ -176,29 +177,24 @@ def _prepare(
     conn: sqlite3.Connection, path: Path, had_content: bool, read_only: bool, timeout_s: float
 ) -> None:
     try:
-        if had_content:
-            problems = [str(r[0]).strip() for r in conn.execute("PRAGMA quick_check")]
-            if problems != ["ok"]:
-                raise ResultsStoreError(
-                    f"the results file {path} is damaged ({'; '.join(problems[:3])}); {KEPT}: "
-                    "choose another results file (the triage will run again)"
-                )
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-        ).fetchone()[0]
+        facts = file_facts(conn, check=had_content)
     except sqlite3.DatabaseError as exc:
         raise ResultsStoreError(
             f"the results file {path} is damaged or not a database ({exc}); {KEPT}: choose "
             "another results file"
         ) from exc
+    if facts.damaged:
+        raise ResultsStoreError(
+            f"the results file {path} is damaged ({'; '.join(facts.problems[:3])}); {KEPT}: "
+            "choose another results file (the triage will run again)"
+        )
+    version = facts.version
     if version > RESULTS_FORMAT:
         raise ResultsStoreError(
             f"the results file {path} was written by a newer medviewer (format {version}, this "
             f"version reads {RESULTS_FORMAT}); {KEPT}: update medviewer to read it"
         )
-    if (version == 0 and tables) or (version and app_id != APPLICATION_ID):
+    if facts.foreign(APPLICATION_ID):
         raise _foreign(path)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
