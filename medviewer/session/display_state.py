@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from medviewer.dicom import SeriesInfo, Volume, Window, load_volume_iter
+from medviewer.dicom import SeriesInfo, Volume, Window
 from medviewer.dicom.display import auto_window, header_windows, presets_for
 
 
@@ -31,16 +31,17 @@ class DisplayState:
         shape = self.volume.array.shape
         return tuple(int(min(max(v, 0), n - 1)) for v, n in zip((k, j, i), shape[:3]))
 
-    def _guarded_load(self, series: SeriesInfo, cancel, generation: int, show_first):
+    def _guarded_load(self, series: SeriesInfo, cancel, generation: int, show_first, load):
         """Load ``series``; its volume becomes this session's, first partly (``show_first``
         with the volume holding its middle slice, or the whole volume when no partial one
-        came), then whole. Nothing changes once a newer load was asked for (``generation``
+        came), then whole; ``load`` is ``load_volume_iter`` as the caller's module knows it.
+        Nothing changes once a newer load was asked for (``generation``
         is no longer ``self._generation``), so a stale load never overwrites the newer one."""
 
         def current() -> bool:
             return generation == self._generation
 
-        job = load_volume_iter(series, cancel)
+        job = load(series, cancel)
         first = True
         while True:
             try:

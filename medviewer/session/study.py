@@ -18,6 +18,7 @@ from medviewer.dicom import (
     Volume,
     Window,
     default_window,
+    load_volume_iter,
     scan_iter,
 )
 from medviewer.errors import DicomError
@@ -77,7 +78,11 @@ class StudySession(DisplayState):
     def _load(self, series: SeriesInfo, cancel, generation: int) -> Job[Volume]:
         if generation == self._generation:
             self.series, self.volume = series, None
-        return (yield from self._guarded_load(series, cancel, generation, self._show_first))
+        return (
+            yield from self._guarded_load(
+                series, cancel, generation, self._show_first, load_volume_iter
+            )
+        )
 
     def _show_first(self, volume: Volume) -> None:
         shape = volume.array.shape

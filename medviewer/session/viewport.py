@@ -18,6 +18,7 @@ from medviewer.dicom import (
     Volume,
     Window,
     default_window,
+    load_volume_iter,
 )
 from medviewer.errors import DicomError
 from medviewer.jobs import CancelToken, Job
@@ -66,7 +67,11 @@ class ViewportSession(DisplayState):
             self.study, self.series, self.volume = study, series, None
         return (
             yield from self._guarded_load(
-                series, cancel, generation, lambda v: self._show_first(v, series, window)
+                series,
+                cancel,
+                generation,
+                lambda v: self._show_first(v, series, window),
+                load_volume_iter,
             )
         )
 
