@@ -63,7 +63,8 @@ sample: setup
 lesion-sample: setup
 	$(BIN)/python resources/sample/build_lesion_sample.py
 
-# Retrain the bundled model from scratch (~35 min on 2 CPU cores); rewrites models/headct-lesions.
+# Retrain the bundled model 2.0.0 from scratch (~50 min on 2 CPU cores, training and evaluation;
+# CUDA when present); rewrites models/headct-lesions/2.0.0 (1.0.0 is never touched).
 train-model: setup
 	$(BIN)/python models/train_bundled.py train
 

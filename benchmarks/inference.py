@@ -1,13 +1,15 @@
 """Benchmark: model loading, forward passes, a series' throughput and explanation cost.
 
 Models
-    * ``cbam_resnet``, the primary model: the package the product bundles,
-      ``models/headct-lesions/1.0.0`` (trained weights, 256 x 256 x 3 channels of CT windows),
+    * ``lesion_evidence``, the primary model: the package the product uses by default,
+      ``models/headct-lesions/2.0.0`` (trained weights, 256 x 256 x 3 channels of CT windows),
       loaded from its folder with ``medviewer.ai.package.load_package`` (manifest, sha256 of the
       weights, safetensors). Where that folder does not exist (the training run writes it),
-      a random-weight ``cbam_resnet`` package of the same shape, written with
+      a random-weight package of the same architecture, written with
       ``medviewer.testing.tiny_model.make_package`` in a temporary folder, stands in; the
       results' ``package`` / ``weights`` keys say which ran. The summary is about this model.
+    * ``cbam_resnet``, the previous bundled version ``models/headct-lesions/1.0.0``, measured
+      the same way in the same run (the summary's ``previous``).
     * ``resnet18`` (torchvision), for comparison: random seeded weights, 256 x 256 x 3, written
       with ``make_package`` and loaded with ``load_package`` the same way. Speed does not depend
       on the weights' values.
@@ -74,8 +76,10 @@ from medviewer.testing.tiny_model import make_package
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BUNDLED = ROOT / "models" / "headct-lesions" / "1.0.0"
-PRIMARY = "cbam_resnet"
+BUNDLED = ROOT / "models" / "headct-lesions" / "2.0.0"
+PRIMARY = "lesion_evidence"
+PREVIOUS_FOLDER = ROOT / "models" / "headct-lesions" / "1.0.0"
+PREVIOUS = "cbam_resnet"
 CLASSES = ("normal", "hyperdense_lesion", "hypodense_lesion")
 INPUT = (256, 256)
 BATCHES = (1, 4, 8, 16, 32)
@@ -426,6 +430,15 @@ def summarise(cpu: dict) -> dict:
         "model_load_s": s["model_load_s"] < TARGETS["model_load_s"],
     }
     s["targets_met"] = all(s["met"].values())
+    if PREVIOUS in cpu:
+        p = cpu[PREVIOUS]
+        s["previous"] = {
+            "package": p["package"],
+            "forward_ms_b1": p["forward_ms_b1"],
+            "best_batch_ms_per_slice": p["best_batch_ms_per_slice"],
+            "cam_over_forward_ratio": p["explain"]["gradcam"]["over_forward"],
+            "forward_speedup": p["forward_ms_b1"] / a["forward_ms_b1"],
+        }
     return s
 
 
@@ -530,32 +543,42 @@ def markdown(results: dict) -> str:
         f"| model load, s | {s['model_load_s']:.3f} | {s['targets']['model_load_s']} | "
         f"{s['met']['model_load_s']} |",
         f"| series, slices/s | {s['series_slices_per_s']:.1f} | - | - |",
+        *(
+            [
+                f"| forward, batch 1, ms, {s['previous']['package']} (same run) | "
+                f"{s['previous']['forward_ms_b1']:.1f} | - | - |",
+                f"| Grad-CAM / forward, {s['previous']['package']} | "
+                f"{s['previous']['cam_over_forward_ratio']:.2f}x | - | - |",
+            ]
+            if "previous" in s
+            else []
+        ),
         f"| `import pytorch_grad_cam` (first explanation only), s | "
         f"{s['grad_cam_import_s']:.2f} | - | - |",
     ]
     return "\n".join(lines)
 
 
-def primary_package(tmp: Path) -> dict:
-    """The bundled package's folder, or a random-weight stand-in of the same architecture."""
-    if (BUNDLED / "manifest.json").is_file():
+def bundled_package(tmp: Path, folder: Path = BUNDLED, arch: str = PRIMARY) -> dict:
+    """A bundled package's folder, or a random-weight stand-in of the same architecture."""
+    if (folder / "manifest.json").is_file():
         return {
-            "folder": BUNDLED,
-            "package": f"{BUNDLED.parent.name} {BUNDLED.name}",
-            "package_folder": str(BUNDLED.relative_to(ROOT)),
+            "folder": folder,
+            "package": f"{folder.parent.name} {folder.name}",
+            "package_folder": str(folder.relative_to(ROOT)),
             "weights": "trained",
         }
-    log(f"{BUNDLED} not found: benchmarking a random-weight {PRIMARY} package instead")
-    folder = make_package(
-        tmp / PRIMARY,
+    log(f"{folder} not found: benchmarking a random-weight {arch} package instead")
+    stand_in = make_package(
+        tmp / arch,
         name="headct-lesions-random",
-        architecture=PRIMARY,
+        architecture=arch,
         classes=CLASSES,
         input_size=INPUT,
     )
     return {
-        "folder": folder,
-        "package": f"{PRIMARY} (random stand-in for {BUNDLED.parent.name} {BUNDLED.name})",
+        "folder": stand_in,
+        "package": f"{arch} (random stand-in for {folder.parent.name} {folder.name})",
         "package_folder": None,
         "weights": "random (seeded)",
     }
@@ -586,9 +609,10 @@ def main(argv=None) -> int:
             "sample_slices": int(volume.array.shape[0]),
             "slice_shape": list(volume.array.shape[1:]),
             "weights": (
-                "cbam_resnet: the bundled package's trained weights when "
-                f"{BUNDLED.relative_to(ROOT)} exists, else random (seeded); resnet18: random "
-                "(seeded); timings do not depend on the values"
+                f"{PRIMARY} and {PREVIOUS}: the bundled packages' trained weights "
+                f"({BUNDLED.relative_to(ROOT)}, {PREVIOUS_FOLDER.relative_to(ROOT)}) when they "
+                "exist, else random (seeded); resnet18: random (seeded); timings do not depend "
+                "on the values"
             ),
             "faithfulness": f"{ex.FAITHFULNESS_NAME} at {list(ex.FAITHFULNESS_PERCENTILES)} %",
             "quick": args.quick,
@@ -596,7 +620,11 @@ def main(argv=None) -> int:
         "devices": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        packages = {PRIMARY: primary_package(Path(tmp)), "resnet18": random_package(Path(tmp))}
+        packages = {
+            PRIMARY: bundled_package(Path(tmp)),
+            PREVIOUS: bundled_package(Path(tmp), PREVIOUS_FOLDER, PREVIOUS),
+            "resnet18": random_package(Path(tmp)),
+        }
         for device in devices:
             results["devices"][device] = {
                 key: bench_model(key, pkg, volume, device, args.quick)

@@ -5,7 +5,7 @@ The archive (written once under ``benchmarks/data/triage``, seeded): ``--series`
 every fifth one 512 x 512) and transfer syntaxes (every fourth RLE Lossless, every seventh
 JPEG 2000 Lossless, the rest native little endian), spread over patients and dates.
 
-* ``medviewer`` - ``medviewer triage ARCHIVE --results R --model headct-lesions:1.0.0`` as a
+* ``medviewer`` - ``medviewer triage ARCHIVE --results R --model headct-lesions:2.0.0`` as a
   process (the bundled model, CPU): scan, queue, prefetching loads, batched inference, one
   results row per series.
 * ``medviewer_bf16`` - the same with ``--precision bf16`` (bfloat16 autocast).
@@ -42,7 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DATA = os.path.join(HERE, "data", "triage")
 RESULTS = os.path.join(HERE, "results")
-MODEL = "headct-lesions:1.0.0"
+MODEL = "headct-lesions:2.0.0"
 TARGET_SPEEDUP = 2.0
 if REPO not in sys.path:
     sys.path.insert(0, REPO)

@@ -55,6 +55,11 @@ def main() -> int:
     w = MainWindow()
     w.resize(1400, 900)
     w.show()
+    if "--ai-only" in sys.argv:  # only the AI dock's heat-map shots
+        w.actions["view.layout"].trigger()  # MPR, so that ai_shots' toggle returns to one plane
+        ai_shots(app, w, out)
+        print("saved to", out)
+        return 0
     done = []
     w.volume_ready.connect(lambda: done.append(True))
     w.open_paths([str(sample_study_dir())])

@@ -161,6 +161,10 @@ def build(architecture: str, in_channels: int, n_classes: int) -> nn.Module:
         return AttentionCNN(in_channels, n_classes)
     if architecture == "cbam_resnet":
         return CBAMResNet(in_channels, n_classes)
+    if architecture == "lesion_evidence":
+        from medviewer.ai.net_evidence import LesionEvidenceNet
+
+        return LesionEvidenceNet(in_channels, n_classes)
     if architecture in ("resnet18", "resnet34", "resnet50"):
         net = getattr(tvm, architecture)(weights=None)
         net.conv1 = _first_conv(net.conv1, in_channels)

@@ -181,21 +181,35 @@ def make_sample(
     target: int,
     style: str = "train",
     tries: int = 20,
+    thickness: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(HU slice, mask, label, slice index) of class ``target`` (0 normal, 1 hyper, 2 hypo).
 
     Lesion samples hold 1-3 lesions, mostly of the target kind; sometimes a smaller lesion of
     the other kind is added (the label follows the larger cut). Draws again when the cut
-    comes out too small to label.
+    comes out too small to label. With ``thickness`` the slice is seen as a thicker one: its
+    neighbours, lesions included, are averaged in (:func:`ct_variation.partial_volume`); the
+    mask and label stay those of the slice itself.
     """
+    from medviewer.ai.ct_variation import partial_volume
+
+    last = anatomy.hu.shape[0] - 1
+
+    def cut(lesions, k):
+        if not thickness:
+            hu, mask, labels = compose(anatomy, lesions, [k])
+            return hu[0], mask[0], labels[0]
+        hu, mask, labels = compose(anatomy, lesions, [max(k - 1, 0), k, min(k + 1, last)])
+        return partial_volume(hu, rng), mask[1], labels[1]
+
     candidates = lesion_candidates(anatomy, slices)
     if target == 0:
         # mostly from the slices lesions can be put in, so "much brain" is no shortcut to
         # "lesion"; sometimes any slice (vertex, skull base: normal too)
         pool = candidates if candidates and rng.random() < 0.85 else slices
         k = int(pool[int(rng.integers(len(pool)))])
-        hu, mask, labels = compose(anatomy, [], [k])
-        return hu[0], mask[0], 0, k
+        hu, mask, _ = cut([], k)
+        return hu, mask, 0, k
     kind = KINDS[target - 1]
     other = KINDS[2 - target]
     for _ in range(tries):
@@ -208,9 +222,9 @@ def make_sample(
         lesions = [le for le in lesions if le is not None]
         if not lesions:
             continue
-        hu, mask, labels = compose(anatomy, lesions, [k])
-        if labels[0] == target:
-            return hu[0], mask[0], target, k
+        hu, mask, label = cut(lesions, k)
+        if label == target:
+            return hu, mask, target, k
     raise RuntimeError(f"could not place a {CLASSES[target]} in slices {slices[:3]}...")
 
 

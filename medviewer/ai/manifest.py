@@ -22,6 +22,7 @@ ARCHITECTURES = (
     "convnext_tiny",
     "attention_cnn",
     "cbam_resnet",
+    "lesion_evidence",
 )
 AGGREGATIONS = ("max", "mean", "abnormal_max")
 PREPROCESSING_KINDS = ("ct_windows", "percentile")

@@ -45,10 +45,12 @@ def make_package(
         "attention_cnn": "features",
         "densenet121": "features",
         "cbam_resnet": "stage3",
+        "lesion_evidence": "fuse",
     }.get(architecture, "layer4" if architecture.startswith("resnet") else "features")
     attention_layer = {
         "attention_cnn": "attention",
         "cbam_resnet": "stage3.1.spatial.map",
+        "lesion_evidence": "attention",
     }.get(architecture)
     manifest = {
         "schema_version": 1,

@@ -322,7 +322,7 @@ def e2e(tmp_path_factory):
     bundled_before = snapshot(REPO_MODELS)
     plan = prepare(
         store,
-        "headct-lesions:1.0.0",
+        "headct-lesions:2.0.0",
         split=SplitOptions(allow_single_patient=True),
         add_classes=True,
         registry=registry,
@@ -344,11 +344,13 @@ def e2e(tmp_path_factory):
 
 def test_e2e_a_new_version_with_base_and_new_metrics_on_the_same_cases(e2e):
     res = e2e.result
-    assert res.entry.ref == "headct-lesions:1.1.0" and not res.entry.bundled
+    assert res.entry.ref == "headct-lesions:2.1.0" and not res.entry.bundled
     assert [e.ref for e in e2e.registry.entries()] == [
         "headct-lesions:1.0.0",
-        "headct-lesions:1.1.0",
+        "headct-lesions:2.0.0",
+        "headct-lesions:2.1.0",
     ]
+    assert res.entry.manifest.architecture == "lesion_evidence"
     assert res.entry.manifest.classes == (
         "normal",
         "hyperdense_lesion",
@@ -375,17 +377,21 @@ def test_e2e_activate_and_the_predictions_change(e2e, monkeypatch, capsys):
 
     monkeypatch.setenv("MEDVIEWER_MODELS", str(REPO_MODELS))
     monkeypatch.setenv("MEDVIEWER_DATA_DIR", str(e2e.data))
-    assert ModelRegistry().active("CT").ref == "headct-lesions:1.0.0"  # not active by itself
+    assert ModelRegistry().active("CT").ref == "headct-lesions:2.0.0"  # not active by itself
     assert main(["models", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["models"]
-    assert [r["ref"] for r in listed] == ["headct-lesions:1.0.0", "headct-lesions:1.1.0"]
-    assert [r["active_for"] for r in listed] == [["CT"], []]
+    assert [r["ref"] for r in listed] == [
+        "headct-lesions:1.0.0",
+        "headct-lesions:2.0.0",
+        "headct-lesions:2.1.0",
+    ]
+    assert [r["active_for"] for r in listed] == [[], ["CT"], []]
     volume = load_volume(e2e.series)
     registry = ModelRegistry()
     before = predict(registry.load(modality="CT", device="cpu"), volume)
-    assert main(["models", "activate", "headct-lesions:1.1.0", "--modality", "CT"]) == 0
+    assert main(["models", "activate", "headct-lesions:2.1.0", "--modality", "CT"]) == 0
     registry = ModelRegistry()
-    assert registry.active("CT").ref == "headct-lesions:1.1.0"
+    assert registry.active("CT").ref == "headct-lesions:2.1.0"
     after = predict(registry.load(modality="CT", device="cpu"), volume)
     assert "skull_base" not in before.classes and "skull_base" in after.classes
     tops = [p.top for p in after.slices]

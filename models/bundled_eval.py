@@ -1,0 +1,236 @@
+"""Measure the bundled model on its fixed test sets and write ``metrics.json``, the model card
+and the manifest's headline numbers. Every number in the card comes from here
+(``make eval-model``); nothing is typed in by hand.
+
+Sets (all from held-out slice positions, seeded):
+* ``test`` — lesions from the training generator, no variation;
+* ``shifted`` — lesions from a generator never used in training;
+* ``robustness`` — lesion-free slices varied as another scanner would (each family of
+  :mod:`medviewer.ai.ct_variation` alone, and all at once), with other seeds than training.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import bundled_sets as S
+import numpy as np
+
+from medviewer.ai import evaluation as ev
+from medviewer.ai import lesions as L
+
+STRATA = {
+    "rose": ((0, 5), (5, 10), (10, 20), (20, 40), (40, np.inf)),
+    "diameter_mm": ((0, 8), (8, 12), (12, 20), (20, np.inf)),
+    "contrast_hu": ((0, 12), (12, 20), (20, 35), (35, np.inf)),
+}
+"""Detectability strata of the labelled lesion's cut: Rose index (contrast / noise * sqrt
+(area in pixels); ~5 is the limit of what a reader can see), equivalent diameter, contrast."""
+
+TARGETS = {
+    "test macro AUC": (("test", "auc", "macro"), ">=", 0.95),
+    "hyperdense sensitivity (test)": (("test", "sensitivity", "hyperdense_lesion"), ">=", 0.95),
+    "hypodense sensitivity (test)": (("test", "sensitivity", "hypodense_lesion"), ">=", 0.80),
+    "normal slices called abnormal (test)": (
+        ("test", "false_positive_rate_normal"),
+        "<=",
+        0.05,
+    ),
+    "shifted macro AUC": (("shifted", "auc", "macro"), ">=", 0.93),
+    "robustness set called abnormal": (("robustness", "called_abnormal"), "<=", 0.10),
+    "Grad-CAM pointing game (test)": (("test", "pointing_game", "gradcam", "hit_rate"), ">=", 0.85),
+    "Grad-CAM pointing game, hypodense (test)": (
+        ("test", "pointing_game", "gradcam", "by_class", "hypodense_lesion"),
+        ">=",
+        0.75,
+    ),
+    "attention pointing game (test)": (
+        ("test", "pointing_game", "attention", "hit_rate"),
+        ">=",
+        0.75,
+    ),
+    "ECE after temperature scaling (test)": (("test", "ece"), "<=", 0.05),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def sensitivity(cm: np.ndarray) -> dict:
+    return {c: float(cm[i, i] / max(cm[i].sum(), 1)) for i, c in enumerate(L.CLASSES)}
+
+
+def strata(predicted: np.ndarray, fixed: S.FixedSet) -> dict:
+    """Per lesion class and stratum: n and the fraction called that class."""
+    out = {}
+    for c in range(1, len(L.CLASSES)):
+        rows = fixed.y == c
+        per = {}
+        for key, bins in STRATA.items():
+            values = fixed.detect[key]
+            per[key] = []
+            for lo, hi in bins:
+                inside = rows & (values >= lo) & (values < hi)
+                n = int(inside.sum())
+                hit = float((predicted[inside] == c).mean()) if n else None
+                per[key].append({"range": [lo, None if np.isinf(hi) else hi], "n": n, "found": hit})
+        out[L.CLASSES[c]] = per
+    return out
+
+
+def pointing(model, fixed: S.FixedSet, spacing) -> dict:
+    from medviewer.ai.explain import explain
+
+    hits = {"gradcam": [], "attention": []}
+    labels = []
+    for hu, mask, y in zip(fixed.hus, fixed.masks, fixed.y):
+        if y == 0:
+            continue
+        labels.append(int(y))
+        for method in hits:
+            heat = explain(model, hu, method, target=int(y), faithfulness=False).map
+            hits[method].append(ev.pointing_hit(heat, mask > 0, spacing))
+    labels = np.asarray(labels)
+    result = {}
+    for method, h in hits.items():
+        h = np.asarray(h, dtype=float)
+        by = {L.CLASSES[c]: float(h[labels == c].mean()) for c in np.unique(labels).tolist()}
+        result[method] = {"n": int(h.size), "hit_rate": float(h.mean()), "by_class": by}
+    return result
+
+
+def measure(model, fixed: S.FixedSet, spacing, with_pointing: bool = True) -> dict:
+    from train_bundled import logits_of
+
+    logits = logits_of(model.module, fixed.x)
+    t = model.manifest.temperature
+    raw = ev.classification_report(ev.softmax(logits), fixed.y, L.CLASSES)
+    report = ev.classification_report(ev.softmax(logits, t), fixed.y, L.CLASSES)
+    report["ece_before_scaling"] = raw["ece"]
+    report["sensitivity"] = sensitivity(np.asarray(report["confusion"]["matrix"]))
+    predicted = ev.softmax(logits, t).argmax(axis=1)
+    report["strata"] = strata(predicted, fixed)
+    if with_pointing:
+        report["pointing_game"] = pointing(model, fixed, spacing)
+    return report
+
+
+def robustness(model, x: np.ndarray, families: np.ndarray) -> dict:
+    from train_bundled import logits_of
+
+    called = ev.softmax(logits_of(model.module, x), model.manifest.temperature).argmax(axis=1) > 0
+    return {
+        "n": int(len(x)),
+        "called_abnormal": float(called.mean()),
+        "by_family": {
+            f: {
+                "n": int((families == f).sum()),
+                "called_abnormal": float(called[families == f].mean()),
+            }
+            for f in S.ROBUSTNESS_FAMILIES
+        },
+    }
+
+
+def edge_cases(model) -> dict:
+    """Slices with no parenchyma at all: all air, all bone, water."""
+    from train_bundled import logits_of
+
+    out = {}
+    for name, value in (("all air", -1024.0), ("all bone", 1500.0), ("all water", 0.0)):
+        x = model.preprocess(np.full((256, 256), value, np.float32))[None]
+        p = ev.softmax(logits_of(model.module, x), model.manifest.temperature)[0]
+        out[name] = {c: round(float(v), 4) for c, v in zip(L.CLASSES, p)}
+    return out
+
+
+def targets(result: dict) -> dict:
+    out = {}
+    for label, (path, op, threshold) in TARGETS.items():
+        value = result
+        for key in path:
+            value = value[key]
+        met = value <= threshold if op == "<=" else value >= threshold
+        out[label] = {
+            "value": round(float(value), 4),
+            "op": op,
+            "target": threshold,
+            "met": bool(met),
+        }
+    return out
+
+
+def compare_previous(sets: dict, robust, spacing) -> dict | None:
+    """Version 1.0.0 on the same sets (no pointing game: its own card has it)."""
+    from medviewer.ai.package import load_package
+
+    folder = S.ROOT / "models" / S.NAME / "1.0.0"
+    if not (folder / "manifest.json").is_file():
+        return None
+    old = load_package(folder)
+    out = {name: measure(old, fixed, spacing, with_pointing=False) for name, fixed in sets.items()}
+    out["robustness"] = robustness(old, *robust)
+    return {"model": old.manifest.ref, **out}
+
+
+def evaluate(args, anatomy=None) -> dict:
+    import torch
+
+    from medviewer.ai.package import load_package
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    anatomy = anatomy or S.load_anatomy()
+    model = load_package(out)
+    spacing = anatomy.spacing[1:]
+    result = {
+        "model": model.manifest.ref,
+        "sha256": model.sha256,
+        "temperature": model.manifest.temperature,
+    }
+    sets = {
+        "test": S.fixed_set(anatomy, "test", args.test_per_class, "train", args.seed + 2),
+        "shifted": S.fixed_set(anatomy, "test", args.test_per_class, "shifted", args.seed + 3),
+    }
+    for name, fixed in sets.items():
+        result[name] = measure(model, fixed, spacing)
+        r = result[name]
+        log(
+            f"{name}: macro AUC {r['auc']['macro']:.4f}, sensitivity {r['sensitivity']}, "
+            f"FPR {r['false_positive_rate_normal']:.3f}, pointing {r['pointing_game']}"
+        )
+    robust = S.robustness_set(anatomy, args.robust_per_family, args.seed + 4)
+    result["robustness"] = robustness(model, *robust)
+    log(f"robustness: {result['robustness']}")
+    result["edge_cases"] = edge_cases(model)
+    result["previous"] = compare_previous(sets, robust, spacing)
+    result["targets"] = targets(result)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_card(out, result)
+    log(f"metrics written to {out / 'metrics.json'}")
+    return result
+
+
+def write_card(out: Path, result: dict) -> None:
+    from card import render_card  # models/card.py, beside this script
+
+    (out / "MODEL_CARD.md").write_text(render_card(result, S.manifest(), out, S.SPLITS))
+    data = json.loads((out / "manifest.json").read_text())
+    t = result["test"]
+    data["metrics"] = {
+        "test_macro_auc": t["auc"]["macro"],
+        "shifted_macro_auc": result["shifted"]["auc"]["macro"],
+        "test_macro_f1": t["f1"]["macro"],
+        "test_ece": t["ece"],
+        "hyperdense_sensitivity": t["sensitivity"]["hyperdense_lesion"],
+        "hypodense_sensitivity": t["sensitivity"]["hypodense_lesion"],
+        "false_positive_rate_normal": t["false_positive_rate_normal"],
+        "robustness_called_abnormal": result["robustness"]["called_abnormal"],
+        "gradcam_pointing_game": t["pointing_game"]["gradcam"]["hit_rate"],
+        "attention_pointing_game": t["pointing_game"]["attention"]["hit_rate"],
+    }
+    data["metrics"] = {k: round(float(v), 4) for k, v in data["metrics"].items()}
+    (out / "manifest.json").write_text(json.dumps(data, indent=2) + "\n")

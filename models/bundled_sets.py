@@ -1,0 +1,221 @@
+"""The bundled model's identity (manifest) and data: the host head CT, training batches and the
+fixed validation, test, shifted-generator and robustness sets. Used by ``train_bundled.py``
+and ``bundled_eval.py`` beside it; numpy only until a batch becomes a tensor.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from medviewer.ai import ct_variation as V  # noqa: E402
+from medviewer.ai import lesions as L  # noqa: E402
+from medviewer.ai.manifest import Manifest, Preprocessing  # noqa: E402
+
+NAME = "headct-lesions"
+VERSION = "2.0.0"
+ARCHITECTURE = "lesion_evidence"
+SEED = 20261206
+OUT = ROOT / "models" / NAME / VERSION
+SAMPLE = ROOT / "resources" / "sample" / "cranium-ct"
+WINDOWS = ((40.0, 80.0), (75.0, 215.0), (40.0, 40.0))
+"""brain, subdural, stroke (centre, width in HU): see the model card for why."""
+MAP_STRIDE = 8
+"""Pixels per cell of the class maps (256 input -> 32 x 32)."""
+ROBUSTNESS_FAMILIES = (*V.FAMILIES, "all")
+
+SPLITS: dict[str, tuple[tuple[int, int], ...]] = {
+    "train": ((0, 24), (33, 33), (45, 62), (71, 71), (83, 107)),
+    "val": ((27, 30), (65, 68)),
+    "test": ((36, 42), (74, 80)),
+}
+"""Slice ranges (inclusive) of the sample head CT per split for 2.0.0. Every validation and
+test band has 2 unused slices (3 mm) on each side; the training slices surround the bands, so
+every brain level has trained neighbours 4.5-9 mm away. The validation and test slices are
+subsets of 1.0.0's (``lesions.SPLITS``), which 1.0.0 never trained on either, so both models
+are compared on slices neither has seen. (With 1.0.0's split, 2.0.0's first run called normal
+slices at untrained levels abnormal: the fourth ventricle and occipital horns, CSF spaces
+that look like hypodense lesions, appear at no trained level.)"""
+
+
+def split_slices(name: str) -> list[int]:
+    return [k for lo, hi in SPLITS[name] for k in range(lo, hi + 1)]
+
+TRAIN_VARIATION = {"position": 0.7, "deform": 0.4, "thickness": 0.25, "other": 0.3}
+"""Probability of each variation per training sample (``deform``: another head shape;
+``other``: each of noise, kernel, HU offset, field of view and beam hardening)."""
+
+
+def load_anatomy() -> L.Anatomy:
+    from medviewer.dicom.scan import scan
+    from medviewer.dicom.volume import load_volume
+
+    result = scan([str(SAMPLE)])
+    series = [s for st in result.studies for s in st.series]
+    volume = load_volume(series[0])
+    return L.Anatomy.from_volume(volume.array, volume.spacing)
+
+
+def manifest(sha256: str = "0" * 64, temperature: float = 1.0, metrics=None) -> Manifest:
+    return Manifest(
+        name=NAME,
+        version=VERSION,
+        architecture=ARCHITECTURE,
+        classes=L.CLASSES,
+        input_size=(256, 256),
+        channels=3,
+        preprocessing=Preprocessing("ct_windows", WINDOWS),
+        cam_target_layer="fuse",
+        attention_layer="attention",
+        weights_file="weights.safetensors",
+        sha256=sha256,
+        aggregation="abnormal_max",
+        modalities=("CT",),
+        body_parts=("HEAD", "BRAIN", "SKULL", "CRANIUM"),
+        intensity_check={
+            "hu_range": [15, 50],
+            "min_fraction": 0.12,
+            "meaning": "brain parenchyma, as in a head CT",
+        },
+        temperature=temperature,
+        training_data=(
+            "one real head CT (InVesalius 'Cranium', GPL-2) with synthetic focal lesions and "
+            "simulated scanner variation; no real pathology"
+        ),
+        metrics=metrics or {},
+        licence="GPL-2.0-or-later (trained on GPL-2 data)",
+        description=(
+            "Demonstration model: per-slice axial head CT classification into normal, "
+            "hyperdense lesion and hypodense lesion, trained on synthetic lesions with lesion "
+            "masks (the evidence maps are fitted to them). Research use only, not for diagnosis."
+        ),
+    )
+
+
+def preprocessor():
+    from medviewer.ai.package import LoadedModel
+
+    return LoadedModel(manifest(), module=None, folder=OUT).preprocess
+
+
+def map_targets(masks: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n, classes, h/8, w/8) float32: 1 where a cell holds any pixel of that lesion class."""
+    n, rows, cols = masks.shape
+    cells = masks.reshape(n, rows // MAP_STRIDE, MAP_STRIDE, cols // MAP_STRIDE, MAP_STRIDE)
+    out = np.zeros((n, n_classes, rows // MAP_STRIDE, cols // MAP_STRIDE), np.float32)
+    for c in range(1, n_classes):
+        out[:, c] = (cells == c).any(axis=(2, 4))
+    return out
+
+
+def training_sample(rng, anatomy, pre):
+    """One class-balanced, varied training sample: (input, mask, label)."""
+    target = int(rng.integers(3))
+    thick = rng.random() < TRAIN_VARIATION["thickness"]
+    hu, mask, label, _ = L.make_sample(
+        rng, anatomy, split_slices("train"), target, thickness=thick
+    )
+    if rng.random() < TRAIN_VARIATION["deform"]:
+        hu, mask = V.deform(rng, hu, mask)
+    if rng.random() < TRAIN_VARIATION["position"]:
+        hu, mask = V.geometry(rng, hu, mask)
+    others = ("noise", "kernel", "hu_offset", "fov", "beam_hardening")
+    p = TRAIN_VARIATION["other"]
+    hu, mask = V.vary(rng, hu, mask, others, p=p, spacing_mm=anatomy.spacing[1])
+    return pre(hu), mask, label
+
+
+def training_batch(anatomy, pre, seed: int, epoch: int, step: int, size: int):
+    """A batch drawn from its own seed (epoch, step): the same whichever process makes it."""
+    rng = np.random.default_rng([seed, epoch, step])
+    xs = np.empty((size, 3, 256, 256), np.float32)
+    masks = np.empty((size, 256, 256), np.uint8)
+    ys = np.empty(size, np.int64)
+    for i in range(size):
+        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre)
+    return xs, map_targets(masks, len(L.CLASSES)), ys
+
+
+@dataclass
+class FixedSet:
+    """A fixed evaluation set: inputs (float16), labels, masks, slice indices, HU slices and,
+    per sample, the detectability of its labelled lesion (NaN for normal slices)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    masks: np.ndarray
+    slices: np.ndarray
+    hus: list
+    detect: dict
+
+
+def detectability(hu, mask, label: int, k: int, anatomy) -> dict:
+    """Size, contrast and Rose index of the labelled lesion class's cut in this slice.
+
+    contrast: mean |HU change| inside the mask of the label's class; noise: the host slice's
+    parenchyma noise; rose: contrast / noise * sqrt(cut area in pixels) (Rose's criterion
+    says a flat disc needs about 5 to be seen at all).
+    """
+    if label == 0:
+        return {"diameter_mm": np.nan, "contrast_hu": np.nan, "rose": np.nan}
+    inside = mask == label
+    area_px = float(inside.sum())
+    contrast = float(np.abs(hu[inside] - anatomy.hu[k][inside]).mean()) if area_px else 0.0
+    noise = float(anatomy.noise[k])
+    diameter = 2.0 * np.sqrt(area_px * anatomy.pixel_mm2 / np.pi)
+    return {
+        "diameter_mm": diameter,
+        "contrast_hu": contrast,
+        "rose": contrast / noise * np.sqrt(area_px),
+    }
+
+
+def fixed_set(anatomy, split: str, per_class: int, style: str, seed: int) -> FixedSet:
+    rng = np.random.default_rng(seed)
+    pre = preprocessor()
+    slices = split_slices(split)
+    xs, ys, masks, ks, hus = [], [], [], [], []
+    detect = {"diameter_mm": [], "contrast_hu": [], "rose": []}
+    for i in range(3 * per_class):
+        target = i % 3
+        hu, mask, label, k = L.make_sample(rng, anatomy, slices, target, style)
+        xs.append(pre(hu).astype(np.float16))
+        ys.append(label)
+        masks.append(mask)
+        ks.append(k)
+        hus.append(hu.astype(np.float32))
+        for key, v in detectability(hu, mask, label, k, anatomy).items():
+            detect[key].append(v)
+    return FixedSet(
+        np.stack(xs),
+        np.array(ys),
+        np.stack(masks),
+        np.array(ks),
+        hus,
+        {k: np.array(v) for k, v in detect.items()},
+    )
+
+
+def robustness_set(anatomy, per_family: int, seed: int):
+    """Lesion-free held-out (test split) slices, each family of variation alone and all at
+    once: (inputs float16, family name per sample)."""
+    rng = np.random.default_rng(seed)
+    pre = preprocessor()
+    slices = split_slices("test")
+    xs, names = [], []
+    for family in ROBUSTNESS_FAMILIES:
+        chosen = V.FAMILIES if family == "all" else (family,)
+        for _ in range(per_family):
+            thick = "thickness" in chosen
+            hu, mask, _, _ = L.make_sample(rng, anatomy, slices, 0, thickness=thick)
+            hu, _ = V.vary(rng, hu, mask, chosen, p=1.0, spacing_mm=anatomy.spacing[1])
+            xs.append(pre(hu).astype(np.float16))
+            names.append(family)
+    return np.stack(xs), np.array(names)

@@ -1,0 +1,108 @@
+"""Scanner variation (``medviewer.ai.ct_variation``) on a head phantom: each family does what
+its name says, keeps the mask on the lesion, and the same seed gives the same image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from medviewer.ai import ct_variation as V
+
+
+@pytest.fixture(scope="module")
+def head():
+    """A 256 x 256 phantom: air, a skull ring (1000 HU), brain (30 HU) with a hypodense disc."""
+    yy, xx = np.mgrid[:256, :256].astype(np.float32)
+    r = np.hypot((yy - 128) / 100.0, (xx - 128) / 85.0)
+    hu = np.full((256, 256), -1000.0, np.float32)
+    hu[r < 1.0] = 1000.0
+    hu[r < 0.9] = 30.0
+    lesion = np.hypot(yy - 100, xx - 150) < 10
+    hu[lesion] = 10.0
+    return hu, lesion.astype(np.uint8) * 2
+
+
+def _fine(img):
+    return img - ndi.gaussian_filter(img, 2.0)
+
+
+def test_noise_adds_the_stated_amount(head):
+    hu, _ = head
+    diff = V.noise(np.random.default_rng(1), hu) - hu
+    assert 1.0 * 0.9 <= diff.std() <= 9.0 * 1.1
+    assert abs(diff.mean()) < 0.5
+
+
+def test_kernel_blurs_or_sharpens(head):
+    hu, _ = head
+    brain = np.hypot(*np.mgrid[-128:128, -128:128]) < 60
+    seen = set()
+    for seed in range(12):
+        out = V.kernel(np.random.default_rng(seed), hu)
+        before, after = np.abs(_fine(hu)).sum(), np.abs(_fine(out)).sum()
+        seen.add("soft" if after < before else "sharp")
+        assert np.allclose(out[brain & (np.abs(_fine(hu)) < 1e-3)].mean(), 30.0, atol=1.0)
+    assert seen == {"soft", "sharp"}
+
+
+def test_hu_offset_stays_within_its_range(head):
+    hu, _ = head
+    for seed in range(20):
+        out = V.hu_offset(np.random.default_rng(seed), hu)
+        water = out[hu == 30.0].mean() - 30.0 * 1.0
+        assert -12.0 - 1.0 <= water <= 12.0 + 1.0
+
+
+def test_position_and_fov_move_the_mask_with_the_lesion(head):
+    hu, mask = head
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        out, m = V.geometry(rng, hu, mask)
+        assert m.any()
+        inside = ndi.binary_erosion(m == 2, iterations=2)
+        assert abs(out[inside].mean() - 10.0) < 2.0  # the mask still covers the lesion
+        out, m = V.field_of_view(np.random.default_rng(seed), hu, mask)
+        assert out[0, 0] == V.AIR_HU and out[0, -1] == V.AIR_HU  # outside the circle
+
+
+def test_beam_hardening_changes_tissue_near_bone_only(head):
+    hu, _ = head
+    out = V.beam_hardening(np.random.default_rng(3), hu, 1.0)
+    assert np.array_equal(out[hu < -500], hu[hu < -500])  # air untouched
+    assert np.array_equal(out[hu > 300], hu[hu > 300])  # bone untouched
+    near = (hu == 30.0) & (ndi.distance_transform_edt(hu < 300) < 3)
+    centre = (hu == 30.0) & (ndi.distance_transform_edt(hu < 300) > 40)
+    assert np.abs(out[near] - hu[near]).mean() > np.abs(out[centre] - hu[centre]).mean()
+    assert np.array_equal(
+        V.beam_hardening(np.random.default_rng(3), hu * 0 - 1000.0), hu * 0 - 1000.0
+    )
+
+
+def test_partial_volume_is_a_weighted_mean_of_the_neighbours():
+    stack = np.stack([np.zeros((4, 4)), np.full((4, 4), 30.0), np.full((4, 4), 60.0)])
+    out = V.partial_volume(stack.astype(np.float32), np.random.default_rng(0))
+    assert np.allclose(out, out[0, 0]) and 30.0 <= out[0, 0] <= 30.0 + 1e-4
+
+
+def test_vary_is_seeded_and_leaves_out_what_it_is_not_asked(head):
+    hu, mask = head
+    a = V.vary(np.random.default_rng(9), hu, mask)
+    b = V.vary(np.random.default_rng(9), hu, mask)
+    c = V.vary(np.random.default_rng(10), hu, mask)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+    same, m = V.vary(np.random.default_rng(9), hu, mask, families=())
+    assert np.array_equal(same, hu) and np.array_equal(m, mask)
+    assert a[0].dtype == np.float32
+
+
+def test_deform_moves_tissue_a_few_pixels_and_keeps_the_mask_on_the_lesion(head):
+    hu, mask = head
+    out, m = V.deform(np.random.default_rng(4), hu, mask)
+    assert not np.array_equal(out, hu) and m.any()
+    # the skull ring moves by at most the amplitude (6 px): bone stays near bone
+    near_bone = ndi.binary_dilation(hu > 300, iterations=7)
+    assert near_bone[out > 300].all()
+    inside = ndi.binary_erosion(m == 2, iterations=2)
+    assert abs(out[inside].mean() - 10.0) < 2.0

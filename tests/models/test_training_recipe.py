@@ -1,0 +1,54 @@
+"""The bundled model's training recipe (``models/``): splits that never share a slice, the
+operating point chosen on validation, and map targets from lesion masks. Nothing trains here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models"))
+
+import bundled_sets as S  # noqa: E402
+import train_bundled as T  # noqa: E402
+
+from medviewer.ai import lesions as L  # noqa: E402
+
+
+def test_splits_are_disjoint_with_gaps_and_inside_version_1s_held_out_slices():
+    parts = {name: set(S.split_slices(name)) for name in S.SPLITS}
+    assert not parts["train"] & parts["val"] and not parts["train"] & parts["test"]
+    assert not parts["val"] & parts["test"]
+    held_out = parts["val"] | parts["test"]
+    for k in held_out:  # two unused slices between a held-out slice and any training slice
+        assert min(abs(k - t) for t in parts["train"]) >= 3, k
+    # 1.0.0 never trained on them either, so both are compared on slices neither has seen
+    assert parts["test"] <= set(L.split_slices("test"))
+    assert parts["val"] <= set(L.split_slices("val"))
+
+
+def test_map_targets_mark_the_cells_a_lesion_touches():
+    masks = np.zeros((1, 256, 256), np.uint8)
+    masks[0, 10:12, 17:30] = 2  # cells (1, 2) and (1, 3)
+    masks[0, 200, 200] = 1  # cell (25, 25)
+    t = S.map_targets(masks, 3)
+    assert t.shape == (1, 3, 32, 32)
+    assert t[0, 0].sum() == 0
+    assert np.argwhere(t[0, 2]).tolist() == [[1, 2], [1, 3]]
+    assert np.argwhere(t[0, 1]).tolist() == [[25, 25]]
+
+
+def test_the_operating_point_keeps_validation_false_positives_under_the_limit():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 100)
+    logits = rng.normal(0, 1, (300, 3))
+    logits[labels == 1, 1] += 6.0
+    logits[labels == 2, 2] += 1.5
+    logits[:, 2] += 1.0  # a model too eager to call hypodense
+    before = (logits.argmax(1)[labels == 0] != 0).mean()
+    offsets = T.operating_point(logits, labels, 0.05)
+    after = (logits + offsets).argmax(1)
+    assert offsets[0] == 0.0 and offsets[2] < 0
+    assert before > 0.3 and (after[labels == 0] != 0).mean() <= 0.05
+    assert (after[labels == 1] == 1).mean() > 0.8
