@@ -1,10 +1,12 @@
 """``medviewer triage`` killed (SIGKILL) at 10 random moments and started again each time: the
 final results equal one uninterrupted run's, with no duplicate and an intact file.
 
-Each kill comes after a seeded random delay between 0 and the duration an uninterrupted run
-would take at that point (the reference run's start-up, plus its time per series for each
-series left), so the kills keep landing in the run as the archive fills up: in the start-up, between
-series, inside a series' inference, inside a store write. The model (160 x 160 input) makes
+Each kill is aimed at a seeded random point of progress, not at a time: a third in the
+start-up (a random delay within the reference run's start-up), the rest after a random number
+of the series still left have been stored (the results file is polled), plus a random part of
+one series' time, so they land between series, inside a series' inference and inside a store
+write. A kill whose process has already ended is not counted; aiming by progress keeps
+enough of them landing however fast or slow the machine is. The model (160 x 160 input) makes
 classifying a good part of a run."""
 
 from __future__ import annotations
@@ -29,6 +31,27 @@ def _run(cmd, env) -> float:
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     return time.perf_counter() - start
+
+
+def _stored(path) -> int | None:
+    """Rows in the results file now (0 before it exists; None while it cannot be read)."""
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2) as conn:
+            return int(conn.execute("SELECT count(*) FROM results").fetchone()[0])
+    except sqlite3.Error:
+        return None
+
+
+def _wait_for_rows(proc, path, rows: int, limit: float = 60.0) -> None:
+    """Until ``rows`` results are stored or ``proc`` ends."""
+    end = time.monotonic() + limit
+    while proc.poll() is None and time.monotonic() < end:
+        n = _stored(path)
+        if n is not None and n >= rows:
+            return
+        time.sleep(0.01)
 
 
 def _state(path):
@@ -63,8 +86,8 @@ def test_killed_ten_times_and_resumed_equals_one_uninterrupted_run(
     rng = random.Random(SEED)
     interrupted = partial = 0
     for _ in range(KILLS):
-        left = len(want) - (len(_state(results)[0]) if results.exists() else 0)
-        uninterrupted = start_up + per_series * left
+        done = len(_state(results)[0]) if results.exists() else 0
+        left = len(want) - done
         proc = subprocess.Popen(
             triage_command(archive, results, model=SLOW_MODEL),
             env=env,
@@ -72,7 +95,11 @@ def test_killed_ten_times_and_resumed_equals_one_uninterrupted_run(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.0, uninterrupted))
+        if left < 2 or rng.random() < 1 / 3:
+            time.sleep(rng.uniform(0.0, start_up))  # in the start-up
+        else:
+            _wait_for_rows(proc, results, done + rng.randint(1, left - 1))
+            time.sleep(rng.uniform(0.0, 0.5 * per_series))  # somewhere in the next series
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             interrupted += 1
