@@ -52,3 +52,35 @@ def test_the_operating_point_keeps_validation_false_positives_under_the_limit():
     assert offsets[0] == 0.0 and offsets[2] < 0
     assert before > 0.3 and (after[labels == 0] != 0).mean() <= 0.05
     assert (after[labels == 1] == 1).mean() > 0.8
+
+
+def test_eval_model_measures_a_copy_and_writes_every_number_the_card_needs(tmp_path):
+    """``make eval-model``'s code on a copy of the committed package, with tiny sets."""
+    import argparse
+    import json
+    import shutil
+
+    import bundled_eval as E
+
+    folder = tmp_path / "2.0.0"
+    shutil.copytree(S.OUT, folder)
+    args = argparse.Namespace(
+        out=str(folder), seed=S.SEED, threads=2, test_per_class=2, robust_per_family=1
+    )
+    result = E.evaluate(args)
+    written = json.loads((folder / "metrics.json").read_text())
+    assert (
+        written["sha256"]
+        == result["sha256"]
+        == json.loads((S.OUT / "manifest.json").read_text())["weights"]["sha256"]
+    )
+    assert set(written["targets"]) == set(E.TARGETS)
+    assert written["test"]["n"] == 6 and written["robustness"]["n"] == len(S.ROBUSTNESS_FAMILIES)
+    assert set(written["edge_cases"]) == {"all air", "all bone", "all water"}
+    assert written["previous"]["model"] == "headct-lesions:1.0.0"
+    card = (folder / "MODEL_CARD.md").read_text()
+    for label in E.TARGETS:
+        assert label in card
+    assert "## What the model still misses" in card and "Not for diagnosis" in card
+    # the committed package itself is untouched
+    assert json.loads((S.OUT / "metrics.json").read_text())["test"]["n"] == 900
