@@ -48,6 +48,7 @@ that look like hypodense lesions, appear at no trained level.)"""
 def split_slices(name: str) -> list[int]:
     return [k for lo, hi in SPLITS[name] for k in range(lo, hi + 1)]
 
+
 TRAIN_VARIATION = {"position": 0.7, "deform": 0.4, "thickness": 0.25, "other": 0.3}
 """Probability of each variation per training sample (``deform``: another head shape;
 ``other``: each of noise, kernel, HU offset, field of view and beam hardening)."""
@@ -119,9 +120,7 @@ def training_sample(rng, anatomy, pre):
     """One class-balanced, varied training sample: (input, mask, label)."""
     target = int(rng.integers(3))
     thick = rng.random() < TRAIN_VARIATION["thickness"]
-    hu, mask, label, _ = L.make_sample(
-        rng, anatomy, split_slices("train"), target, thickness=thick
-    )
+    hu, mask, label, _ = L.make_sample(rng, anatomy, split_slices("train"), target, thickness=thick)
     if rng.random() < TRAIN_VARIATION["deform"]:
         hu, mask = V.deform(rng, hu, mask)
     if rng.random() < TRAIN_VARIATION["position"]:
