@@ -1,4 +1,5 @@
-"""What medviewer's SQLite files have in common: reading what a file is, and closing it.
+"""What medviewer's SQLite files have in common: reading what a file is, durable
+write-ahead logging, and closing it.
 
 The label store (:mod:`medviewer.labels.store`) and the triage results
 (:mod:`medviewer.triage.store`) both open a file that may be damaged, another program's or
@@ -78,3 +79,16 @@ class OwnsConnection:
 
 
 __all__ = ["FileFacts", "OwnsConnection", "file_facts"]
+
+
+def durable_wal(conn: sqlite3.Connection, what: str, error: type[Exception]) -> None:
+    """Write-ahead logging with FULL sync (a commit that returned survives a power cut, not
+    only a crash); ``error`` names ``what`` (e.g. "the label store /x.sqlite") when the file's
+    filesystem cannot do WAL (network shares often cannot)."""
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise error(
+            f"{what} cannot use write-ahead logging (journal mode stays {mode!r}); put it on a "
+            "local disk"
+        )
+    conn.execute("PRAGMA synchronous = FULL")

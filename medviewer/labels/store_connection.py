@@ -25,7 +25,7 @@ from urllib.parse import quote
 from medviewer.errors import LabelStoreError
 from medviewer.labels import migrations
 from medviewer.labels.migrations import APPLICATION_ID, SCHEMA_VERSION
-from medviewer.sqlite_files import OwnsConnection, file_facts
+from medviewer.sqlite_files import OwnsConnection, durable_wal, file_facts
 
 # The store's log name, as before the store was split into modules.
 log = logging.getLogger("medviewer.labels.store")
@@ -217,14 +217,7 @@ class StoreConnection(OwnsConnection):
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             if wal:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise LabelStoreError(
-                        f"the label store {self.path} cannot use write-ahead logging (journal "
-                        f"mode stays {mode!r}); put the store on a local disk"
-                    )
-                # FULL: a commit that returned survives a power cut, not only a crash.
-                conn.execute("PRAGMA synchronous = FULL")
+                durable_wal(conn, f"the label store {self.path}", LabelStoreError)
         except sqlite3.Error as exc:
             raise self._error(exc, "open the label store") from exc
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from medviewer.sqlite_files import file_facts
+from medviewer.sqlite_files import durable_wal, file_facts
 from medviewer.triage.records import ResultsStoreError, SeriesResult
 
 RESULTS_FORMAT = 1
@@ -202,13 +202,7 @@ def _prepare(
             if version == 0:
                 raise ResultsStoreError(f"the results file {path} holds no results (it is empty)")
             return
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise ResultsStoreError(
-                f"the results file {path} cannot use write-ahead logging (journal mode stays "
-                f"{mode!r}); put it on a local disk"
-            )
-        conn.execute("PRAGMA synchronous = FULL")
+        durable_wal(conn, f"the results file {path}", ResultsStoreError)
         if version == 0:
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
