@@ -14,10 +14,10 @@ import torch
 
 from medviewer.ai.classifier import predict
 from medviewer.ai.package import load_package
-from medviewer.cli import main
 from medviewer.dicom import load_volume, scan
 from medviewer.testing.tiny_model import make_package
 from tests.ai.conftest import edit_manifest, make_exploit_package, snapshot
+from tests.cli_run import run_cli
 
 SLICES = 6
 
@@ -33,15 +33,7 @@ def env(tmp_path, monkeypatch, tiny_pkg, ct_folder):
     return {"tmp": tmp_path, "bundled": bundled, "data": data, "series": ct_folder}
 
 
-def _run(capsys, *args):
-    """main(ARGS) -> (exit code, stdout, stderr); argparse's usage errors exit with 2."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
+_run = run_cli
 
 
 def _one_line_error(err: str, *needles: str) -> None:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from medviewer.cli import main
 from tests.ai.conftest import snapshot
 from tests.ai.finetune_helpers import label_all, make_dataset
+from tests.cli_run import run_cli
 
 TOP_KEYS = {"model", "base", "split", "base_metrics", "new_metrics"}
 METRIC_KEYS = {"accuracy", "macro_f1", "macro_auc", "ece", "per_class", "n", "confusion"}
@@ -36,14 +36,7 @@ def env(tmp_path, monkeypatch, labeled):
     return {**labeled, "bundled": bundled, "data": data, "tmp": tmp_path}
 
 
-def _run(capsys, *args):
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
+_run = run_cli
 
 
 def test_train_json_is_the_promised_object_and_the_version_is_listed(env, capsys):

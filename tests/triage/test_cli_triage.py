@@ -17,20 +17,13 @@ import pytest
 from medviewer.cli import main
 from medviewer.cli.triage import with_default_action
 from medviewer.triage.store import ResultsStore, ResultsStoreError
+from tests.cli_run import run_cli
 from tests.triage.conftest import MODEL, N_CT, OTHER_MODEL
 
 N_SKIPPED = 3  # the MR series (no MR model asked for), the unreadable file, the report
 
 
-def _run(capsys, *args):
-    """main(ARGS) -> (exit code, stdout, stderr); argparse's usage errors exit with 2."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
+_run = run_cli
 
 
 def _one_line(err: str) -> str:
