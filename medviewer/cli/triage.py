@@ -16,6 +16,7 @@ from medviewer.ai.device import DEVICE_CHOICES
 from medviewer.cli.common import positive_int
 from medviewer.cli.output import UsageError, print_json
 from medviewer.errors import MedviewerError
+from medviewer.triage.records import duration_text
 
 ACTIONS = ("run", "report")
 _SHOWN = 10
@@ -30,15 +31,6 @@ def with_default_action(argv: list[str]) -> list[str]:
     if argv[first + 1] in (*ACTIONS, "-h", "--help"):
         return argv
     return [*argv[: first + 1], "run", *argv[first + 1 :]]
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class TriageProgress:
@@ -75,7 +67,7 @@ class TriageProgress:
             if rate:
                 line += f" {rate:.1f} series/min"
             if eta is not None and done < total:
-                line += f", {_duration(eta)} left"
+                line += f", {duration_text(eta)} left"
         self.stream.write("\r" + line[:100].ljust(100))
         self.stream.flush()
         self._shown = True
@@ -168,7 +160,7 @@ def _print_run_summary(summary, as_json: bool) -> None:
     out.write(
         f"triage with {model}: {summary.done} series classified, {summary.already} already "
         f"stored, {summary.skipped} skipped, {summary.failed} failed "
-        f"({_duration(summary.seconds)}{rate})\n"
+        f"({duration_text(summary.seconds)}{rate})\n"
         f"results: {summary.results_path}\n"
     )
     _print_counts(counts, out)

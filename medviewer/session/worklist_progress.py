@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medviewer.triage.records import duration_text
+
 
 @dataclass(frozen=True)
 class Controls:
@@ -27,17 +29,6 @@ def controls(running: bool, paused: bool) -> Controls:
     )
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = max(0.0, float(seconds))
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def progress_text(event, paused: bool = False) -> str:
     """The status line of a running triage from its latest TriageEvent."""
     if event is None:
@@ -51,7 +42,7 @@ def progress_text(event, paused: bool = False) -> str:
     if event.series_per_min:
         parts.append(f"{event.series_per_min:.1f} series/min")
     if event.eta_s is not None and done < total:
-        parts.append(f"about {_duration(event.eta_s)} left")
+        parts.append(f"about {duration_text(event.eta_s)} left")
     return " · ".join(parts)
 
 
@@ -64,7 +55,7 @@ def summary_text(summary) -> str:
         text += f", {summary.skipped} skipped"
     if summary.failed:
         text += f", {summary.failed} failed"
-    return text + f" in {_duration(summary.seconds)}"
+    return text + f" in {duration_text(summary.seconds)}"
 
 
 CANCELLING = "Cancelling after the current series…"

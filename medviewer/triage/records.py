@@ -184,3 +184,15 @@ class ResultsModelMismatch(MedviewerError):
         self.model = model
         """The model the file was opened for."""
         self.path = path
+
+
+def duration_text(seconds: float | None) -> str:
+    """A run's duration or time left in words: "45 s", "7 min", "2 h 05 min" ("" for None)."""
+    if seconds is None:
+        return ""
+    seconds = max(0, round(float(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
