@@ -6,13 +6,20 @@ every fifth one 512 x 512) and transfer syntaxes (every fourth RLE Lossless, eve
 JPEG 2000 Lossless, the rest native little endian), spread over patients and dates.
 
 * ``medviewer`` - ``medviewer triage ARCHIVE --results R --model headct-lesions:2.0.0`` as a
-  process (the bundled model, CPU): scan, queue, prefetching loads, batched inference, one
-  results row per series.
-* ``medviewer_bf16`` - the same with ``--precision bf16`` (bfloat16 autocast).
+  process (the bundled model, CPU, default options): scan, queue, loads on a thread with the
+  compressed slices decoded in a warm pool of processes and the network's inputs made there
+  too, batched inference on the folded network (BatchNorm folded into the convolutions,
+  channels-last), one results row per series. Its default ``--precision auto`` runs in
+  bfloat16 where the CPU does it in hardware (AVX-512 BF16 / AMX) and says which it used.
+* ``medviewer_fp32`` - the same with ``--precision fp32``.
 * ``plain``     - what one would write without medviewer, in one process: for every folder,
   ``pydicom.dcmread`` every file, sort by ImagePositionPatient, ``pixel_array`` * slope +
-  intercept, the model's own preprocessing per slice and a forward pass in batches of 16
-  under ``torch.inference_mode()`` (the same model, loaded once, same threads).
+  intercept, the model's own preprocessing per slice and a forward pass of the network as
+  built and loaded (float32) in batches of 16 under ``torch.inference_mode()`` (loaded once,
+  same threads).
+
+``agreement`` compares the default run's rows with the float32 run's: top class, most
+suspicious slice, largest difference of a series probability.
 
 Both see the same folders; series per minute = series / wall seconds (medviewer's includes its
 interpreter start and model load, the plain loop's its model load). Peak RSS of medviewer's
@@ -140,6 +147,28 @@ def run_plain(folders: list[str]) -> dict:
     return {"seconds": time.perf_counter() - t0, "series": len(tops)}
 
 
+def compare(path: str, reference: str) -> dict:
+    """How the rows of ``path`` agree with those of ``reference`` (same series)."""
+    from medviewer.triage.store import ResultsStore
+
+    with ResultsStore(path, read_only=True) as a, ResultsStore(reference, read_only=True) as b:
+        rows, ref = a.results(), {r.series_key: r for r in b.results()}
+    same_top = same_slice = 0
+    diff = 0.0
+    for row in rows:
+        other = ref[row.series_key]
+        same_top += row.top_class == other.top_class
+        same_slice += row.top_slice == other.top_slice
+        for cls, p in row.probabilities.items():
+            diff = max(diff, abs(p - other.probabilities[cls]))
+    return {
+        "series": len(rows),
+        "same_top_class": same_top,
+        "same_top_slice": same_slice,
+        "max_probability_difference": diff,
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", type=int, default=200)
@@ -158,14 +187,15 @@ def main(argv=None) -> int:
         small = run_medviewer(quarter, os.path.join(tmp, "quarter.sqlite"))
         log(f"medviewer triage, {len(folders)} series ...")
         full = run_medviewer(folders, os.path.join(tmp, "all.sqlite"))
-        log(f"medviewer triage --precision bf16, {len(folders)} series ...")
-        bf16 = run_medviewer(folders, os.path.join(tmp, "bf16.sqlite"), "--precision", "bf16")
+        log(f"medviewer triage --precision fp32, {len(folders)} series ...")
+        fp32 = run_medviewer(folders, os.path.join(tmp, "fp32.sqlite"), "--precision", "fp32")
         log(f"plain loop, {len(folders)} series ...")
         plain = run_plain(folders)
+        agreement = compare(os.path.join(tmp, "all.sqlite"), os.path.join(tmp, "fp32.sqlite"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     mv_rate = 60.0 * len(folders) / full["seconds"]
-    bf16_rate = 60.0 * len(folders) / bf16["seconds"]
+    fp32_rate = 60.0 * len(folders) / fp32["seconds"]
     plain_rate = 60.0 * plain["series"] / plain["seconds"]
     speedup = mv_rate / plain_rate
     rss_growth = (
@@ -182,9 +212,11 @@ def main(argv=None) -> int:
         "series": len(folders),
         "model": MODEL,
         "medviewer": {**full, "series_per_min": mv_rate},
+        "precision": full["summary"].get("precision"),
         "medviewer_quarter": small,
-        "medviewer_bf16": {**bf16, "series_per_min": bf16_rate},
-        "speedup_bf16": bf16_rate / plain_rate,
+        "medviewer_fp32": {**fp32, "series_per_min": fp32_rate},
+        "speedup_fp32": fp32_rate / plain_rate,
+        "agreement": agreement,
         "plain": {**plain, "series_per_min": plain_rate},
         "speedup": speedup,
         "peak_rss_growth_quarter_to_all": rss_growth,
@@ -206,8 +238,8 @@ def main(argv=None) -> int:
         json.dump(result, fp, indent=2)
         fp.write("\n")
     print(
-        "| series | medviewer triage | plain loop | speedup | --precision bf16 (speedup) "
-        "| peak RSS (1/4 -> all) |"
+        "| series | medviewer triage (default: precision) | plain loop | speedup "
+        "| --precision fp32 (speedup) | peak RSS (1/4 -> all) |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
     rss = (
@@ -216,9 +248,16 @@ def main(argv=None) -> int:
         else "n/a"
     )
     print(
-        f"| {len(folders)} | {mv_rate:.1f} series/min ({full['seconds']:.0f} s) "
+        f"| {len(folders)} | {mv_rate:.1f} series/min ({full['seconds']:.0f} s; "
+        f"{result['precision']}) "
         f"| {plain_rate:.1f} series/min ({plain['seconds']:.0f} s) | **{speedup:.2f}x** "
-        f"| {bf16_rate:.1f} series/min ({bf16_rate / plain_rate:.2f}x) | {rss} |"
+        f"| {fp32_rate:.1f} series/min ({fp32_rate / plain_rate:.2f}x) | {rss} |"
+    )
+    a = agreement
+    print(
+        f"\nagreement with float32: top class {a['same_top_class']}/{a['series']}, most "
+        f"suspicious slice {a['same_top_slice']}/{a['series']}, largest probability "
+        f"difference {a['max_probability_difference']:.4f}"
     )
     log(f"wrote {output}")
     return 0

@@ -155,8 +155,6 @@ def _first_conv(module: nn.Conv2d, in_channels: int) -> nn.Conv2d:
 
 def build(architecture: str, in_channels: int, n_classes: int) -> nn.Module:
     """An untrained network of ``architecture`` for ``in_channels`` inputs, ``n_classes`` out."""
-    import torchvision.models as tvm
-
     if architecture == "attention_cnn":
         return AttentionCNN(in_channels, n_classes)
     if architecture == "cbam_resnet":
@@ -165,6 +163,9 @@ def build(architecture: str, in_channels: int, n_classes: int) -> nn.Module:
         from medviewer.ai.net_evidence import LesionEvidenceNet
 
         return LesionEvidenceNet(in_channels, n_classes)
+    # torchvision takes ~1.4 s to import: only for the architectures that come from it
+    import torchvision.models as tvm
+
     if architecture in ("resnet18", "resnet34", "resnet50"):
         net = getattr(tvm, architecture)(weights=None)
         net.conv1 = _first_conv(net.conv1, in_channels)

@@ -231,13 +231,38 @@ def _slice_values(volume: Volume, k: int) -> tuple[np.ndarray, bool]:
     return values, False
 
 
+@dataclass
+class PreparedInputs:
+    """The network's inputs for every slice of a volume, made ahead of time (e.g. on a loader
+    thread while the model classifies another series): ``inputs`` (slices, channels, H, W)
+    float32 in slice order, ``bad`` the slices whose NaN/inf values were read as 0."""
+
+    inputs: np.ndarray
+    bad: frozenset[int]
+
+
+def prepare_inputs(model: LoadedModel, volume: Volume) -> PreparedInputs:
+    """:meth:`LoadedModel.preprocess` of every slice of ``volume`` (only ``model.manifest`` is
+    used: a LoadedModel without its network will do)."""
+    n = int(volume.array.shape[0])
+    h, w = model.manifest.input_size
+    out = np.empty((n, model.manifest.channels, h, w), dtype=np.float32)
+    bad = set()
+    for k in range(n):
+        values, cleaned = _slice_values(volume, k)
+        if cleaned:
+            bad.add(k)
+        out[k] = model.preprocess(values, invert=volume.invert)
+    return PreparedInputs(out, frozenset(bad))
+
+
 def _run_batch(model: LoadedModel, inputs: np.ndarray) -> np.ndarray:
     """Softmax probabilities (batch, classes) as float64, under the model's lock."""
     import torch
 
     with model.lock, torch.inference_mode():
         x = torch.from_numpy(inputs).to(_module_device(model))
-        logits = model.module(x)
+        logits = model.inference_module()(x)
         if logits.ndim != 2 or logits.shape[1] != len(model.manifest.classes):
             raise ModelError(
                 f"{model.manifest.ref}: the network gave outputs of shape "
@@ -255,16 +280,20 @@ def predict_iter(
     first: int | None = None,
     batch_size: int = 16,
     cancel: CancelToken | None = None,
+    prepared: PreparedInputs | None = None,
+    lead: bool = True,
 ) -> Job[SeriesPrediction]:
     """Classify the slices of ``volume``; yields ``Progress(done, total, message, detail)``
     with ``detail`` the batch's list of :class:`Prediction`; returns a
     :class:`SeriesPrediction`.
 
     ``first`` (default: the middle slice) runs alone as the first batch, then the other
-    slices in index order in batches of ``batch_size``. ``cancel`` is checked before every
-    batch (raising :class:`~medviewer.errors.Cancelled`). Each batch runs under
-    ``torch.inference_mode()`` holding ``model.lock``. Inputs are
-    ``model.preprocess(volume.array[k], invert=volume.invert)``.
+    slices in index order in batches of ``batch_size`` (``lead=False``: no lone first batch,
+    all slices in index order, for jobs that want the series result only). ``cancel`` is
+    checked before every batch (raising :class:`~medviewer.errors.Cancelled`). Each batch runs under
+    ``torch.inference_mode()`` holding ``model.lock``, on ``model.inference_module()`` (BatchNorm
+    folded). Inputs are ``model.preprocess(volume.array[k], invert=volume.invert)``, or taken
+    from ``prepared`` (:func:`prepare_inputs` of this volume) when given.
 
     Meant for fully loaded volumes: when ``volume.loaded`` marks slices as not loaded yet,
     those are skipped (with a warning), never classified from empty pixels.
@@ -285,13 +314,20 @@ def predict_iter(
     if not 0 <= first < n:
         raise ModelError(f"slice {first} is out of range: the series has slices 0..{n - 1}")
     warnings = check_input(model, volume)
+    if prepared is not None:
+        want = (n, model.manifest.channels, *model.manifest.input_size)
+        if tuple(prepared.inputs.shape) != want:
+            raise ModelError(
+                f"the prepared inputs have shape {tuple(prepared.inputs.shape)}, not {want}: "
+                "they were made for another volume or model"
+            )
     loaded = volume.loaded
     ready = [k for k in range(n) if loaded is None or bool(loaded[k])]
     if not ready:
         raise ModelError("no slice of the series is loaded yet; wait for loading to finish")
     if first not in ready:
         first = min(ready, key=lambda k: abs(k - first))
-    order = [first, *(k for k in ready if k != first)]
+    order = [first, *(k for k in ready if k != first)] if lead else ready
     total = len(order)
     classes = m.classes
     results: list[Prediction] = []
@@ -302,14 +338,18 @@ def predict_iter(
     while i < total:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        ks = order[i : i + (1 if i == 0 else size)]
-        arrays = []
-        for k in ks:
-            values, cleaned = _slice_values(volume, k)
-            if cleaned:
-                bad_values.add(k)
-            arrays.append(model.preprocess(values, invert=volume.invert))
-        inputs = np.ascontiguousarray(np.stack(arrays), dtype=np.float32)
+        ks = order[i : i + (1 if i == 0 and lead else size)]
+        if prepared is not None:
+            inputs = np.ascontiguousarray(prepared.inputs[ks])
+            bad_values.update(k for k in ks if k in prepared.bad)
+        else:
+            arrays = []
+            for k in ks:
+                values, cleaned = _slice_values(volume, k)
+                if cleaned:
+                    bad_values.add(k)
+                arrays.append(model.preprocess(values, invert=volume.invert))
+            inputs = np.ascontiguousarray(np.stack(arrays), dtype=np.float32)
         try:
             probs = _run_batch(model, inputs)
         except ModelError:

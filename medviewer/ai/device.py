@@ -99,3 +99,21 @@ def device_label(device: str) -> str:
     if base == "cuda":
         return f"CUDA GPU ({device})"
     return _NAMES.get(base, device.upper())
+
+
+def native_bf16(device: str) -> bool:
+    """True when ``device`` does bfloat16 matrix arithmetic in hardware: a CUDA GPU that
+    supports it (Ampere and later), or a CPU with AVX-512 BF16 or AMX. Elsewhere bfloat16 is
+    emulated and slower than float32."""
+    import torch
+
+    dev = str(device)
+    try:
+        if dev.startswith("cuda"):
+            return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        if dev == "cpu":
+            cpu = torch.cpu
+            return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # a build without these probes: assume not
+        return False
+    return False

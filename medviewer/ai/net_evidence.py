@@ -54,7 +54,8 @@ class Residual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)), inplace=True)
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x), inplace=True)
+        out += self.shortcut(x)  # in place, as torchvision's blocks do: no new feature map
+        return F.relu(out, inplace=True)
 
 
 class Fuse(nn.Module):

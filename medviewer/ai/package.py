@@ -59,6 +59,7 @@ class LoadedModel:
     folder: Path
     device: str = "cpu"
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _fast: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -67,7 +68,40 @@ class LoadedModel:
     def to(self, device: str) -> LoadedModel:
         self.module = self.module.to(device)
         self.device = device
+        self._fast = None
         return self
+
+    def inference_module(self):
+        """The network as batch inference runs it: a copy with BatchNorm folded into the
+        convolutions and channels-last weights (:mod:`medviewer.ai.inference_graph`), made on
+        first use and remade whenever :attr:`module` is replaced, moved or its weights change
+        in place. Explanations and fine-tuning use :attr:`module` itself, and so does inference
+        while a hook or a replaced ``forward`` is on it (tests and tools that watch it). Call it
+        holding :attr:`lock`."""
+        import torch
+
+        module = self.module
+        if not isinstance(module, torch.nn.Module) or _instrumented(module):
+            return module
+        tensors = [*module.parameters(), *module.buffers()]
+        if not tensors:
+            return module
+        device = tensors[0].device
+        key = (id(module), str(device), tuple(t._version for t in tensors))
+        if self._fast is not None and self._fast[0] == key:
+            return self._fast[1]
+        from medviewer.ai.inference_graph import inference_copy
+
+        example = torch.from_numpy(self.example_input(2)).to(device)
+        fast, _what = inference_copy(module, example)
+        self._fast = (key, fast)
+        return fast
+
+    def example_input(self, batch: int = 1) -> np.ndarray:
+        """A fixed pseudo-random batch shaped like the model's input (float32, in [0, 1))."""
+        h, w = self.manifest.input_size
+        shape = (batch, self.manifest.channels, h, w)
+        return np.random.default_rng(0).random(shape, dtype=np.float32)
 
     # -- preprocessing ------------------------------------------------------------------------
     def preprocess(self, values: np.ndarray, *, invert: bool = False) -> np.ndarray:
@@ -86,11 +120,18 @@ class LoadedModel:
         arr = np.asarray(values, dtype=np.float32)
         if arr.ndim == 3 and not (pre.kind == "percentile" and m.channels == 3):
             arr = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        if arr.ndim == 2:
-            if pre.kind == "ct_windows":
-                planes = [np.clip((arr - (c - w / 2.0)) / w, 0.0, 1.0) for c, w in pre.windows]
-            else:
-                planes = [self._percentile(arr)]
+        if arr.ndim == 2 and pre.kind == "ct_windows":
+            # in place, plane by plane: the same float32 operations as
+            # clip((arr - low) / width, 0, 1), without a temporary array per step
+            stack = np.empty((len(pre.windows), *arr.shape), dtype=np.float32)
+            for plane, (c, w) in zip(stack, pre.windows):
+                np.subtract(arr, c - w / 2.0, out=plane)
+                np.divide(plane, w, out=plane)
+                np.clip(plane, 0.0, 1.0, out=plane)
+                if invert and pre.invert_monochrome1:
+                    np.subtract(1.0, plane, out=plane)
+        elif arr.ndim == 2:
+            planes = [self._percentile(arr)]
             if invert and pre.invert_monochrome1:
                 planes = [1.0 - p for p in planes]
             stack = np.stack(planes)
@@ -117,6 +158,15 @@ class LoadedModel:
         t = torch.from_numpy(np.ascontiguousarray(heat, dtype=np.float32))[None, None]
         out = F.interpolate(t, size=tuple(shape), mode="bilinear", align_corners=False)
         return out[0, 0].numpy()
+
+
+def _instrumented(module) -> bool:
+    """True when a hook or a replaced ``forward`` sits on ``module`` or a submodule: whoever
+    put it there expects to see the module itself run, so it is not swapped for a copy."""
+    for m in module.modules():
+        if "forward" in m.__dict__ or m._forward_hooks or m._forward_pre_hooks:
+            return True
+    return False
 
 
 def load_package(folder: str | Path, device: str = "cpu") -> LoadedModel:

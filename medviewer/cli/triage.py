@@ -157,6 +157,8 @@ def _print_run_summary(summary, as_json: bool) -> None:
     out = sys.stdout
     model = summary.model.describe() if summary.model else "no model"
     rate = f", {summary.series_per_min:.1f} series/min" if summary.series_per_min else ""
+    if summary.precision == "bf16":
+        model += " in bfloat16"
     out.write(
         f"triage with {model}: {summary.done} series classified, {summary.already} already "
         f"stored, {summary.skipped} skipped, {summary.failed} failed "
@@ -301,10 +303,11 @@ def register(sub) -> None:
     q.add_argument("--batch-size", type=positive_int, metavar="N", help="slices per batch")
     q.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
-        default="fp32",
-        help="bf16: bfloat16 autocast, about 2x faster on CPUs with AMX / AVX-512 BF16 (slower "
-        "on others); probabilities within ~0.01 of fp32, noted in each row",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="bf16: bfloat16 autocast, 2-3x faster on CPUs with AMX / AVX-512 BF16 and recent "
+        "GPUs (slower where emulated); probabilities within ~0.01 of fp32, noted in each row. "
+        "auto (default): bf16 where the hardware does it natively, else fp32",
     )
     q.add_argument(
         "--rerun-other-model",

@@ -197,9 +197,15 @@ def load_order(n: int) -> list[int]:
     return [mid, *(i for i in range(n) if i != mid)]
 
 
-def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> Job[Volume]:
+def load_volume_iter(
+    series: SeriesInfo, cancel: CancelToken | None = None, *, decoders: DecoderPool | None = None
+) -> Job[Volume]:
     """Load ``series`` into a :class:`Volume`: a job whose first progress step carries the
-    partially filled volume (middle slice ready) as ``detail``."""
+    partially filled volume (middle slice ready) as ``detail``.
+
+    ``decoders``: a running :class:`DecoderPool` that decodes every compressed single-frame
+    series, whatever its size (a job loading many series keeps one warm). Without it, only
+    big compressed series get processes of their own (:data:`POOL_MIN_PIXELS`)."""
     if not series.slices:
         raise DicomError(f"series {series.key} has no images to load")
     n = len(series.slices)
@@ -220,7 +226,7 @@ def load_volume_iter(series: SeriesInfo, cancel: CancelToken | None = None) -> J
     if first.frame is not None and first.pixel_offset is None:
         order = list(range(n))  # decode the file once, frames in order
     for count, (z, values, rescaled, error) in enumerate(
-        _read_slices(series, order, reader, builder.native_slot), start=1
+        _read_slices(series, order, reader, builder.native_slot, decoders), start=1
     ):
         ref = series.slices[z]
         if error is None:
@@ -320,10 +326,23 @@ def _read_native_in_threads(series: SeriesInfo, order: list[int], reader: _Slice
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _read_slices(series: SeriesInfo, order: list[int], reader: _SliceReader, slot=None):
-    """Yield (z, values, rescaled, error) in ``order``; the first slice is always read here.
+def _compressed_files(series: SeriesInfo) -> bool:
+    first = series.slices[0]
+    return first.pixel_offset is None and first.frame is None
 
-    ``slot(z)`` may give the array native data of slice z is read straight into."""
+
+def _read_slices(
+    series: SeriesInfo, order: list[int], reader: _SliceReader, slot=None, shared=None
+):
+    """Yield (z, values, rescaled, error) in ``order``.
+
+    ``slot(z)`` may give the array native data of slice z is read straight into. ``shared``:
+    a :class:`DecoderPool` for compressed files; otherwise the first slice is read here and
+    the rest by processes started for this series when it is big."""
+    if shared is not None and _compressed_files(series):
+        yield from _decode_with(shared.executor(), series, order, reader)
+        shared.check()
+        return
     workers = _pool_size(series)
     if not workers and _threads_help(series, order, slot):
         first = order[0]
@@ -337,33 +356,83 @@ def _read_slices(series: SeriesInfo, order: list[int], reader: _SliceReader, slo
         return
     first, rest = order[0], order[1:]
     yield (first, *_read_one(reader, series.slices[first]))
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    fmt = series.pixel_format
-    jobs = [
-        (series.slices[z].path, fmt.rows, fmt.cols, fmt.samples, series.slices[z].has_modality_lut)
-        for z in rest
-    ]
-    done = 0
     try:
-        ctx = multiprocessing.get_context("spawn")  # safe from any thread, including Qt's
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        pool = _new_pool(workers)
     except (OSError, ValueError) as exc:
         log.debug("no decoder processes (%s); decoding in this process", exc)
         pool = None
+    try:
+        yield from _decode_with(pool, series, rest, reader)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _new_pool(workers: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")  # safe from any thread, including Qt's
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _decode_with(pool, series: SeriesInfo, order: list[int], reader: _SliceReader):
+    """Yield (z, values, rescaled, error) for ``order``, decoded by ``pool``'s processes;
+    whatever they could not do (no pool, a broken pool) is decoded here."""
+    fmt = series.pixel_format
+    jobs = [
+        (series.slices[z].path, fmt.rows, fmt.cols, fmt.samples, series.slices[z].has_modality_lut)
+        for z in order
+    ]
+    done = 0
     if pool is not None:
         try:
             results = pool.map(_decode_in_worker, jobs, chunksize=4)
-            for z, result in zip(rest, results):
+            for z, result in zip(order, results):
                 yield (z, *result)
                 done += 1
         except Exception as exc:  # a broken pool must not lose the study: finish here
             log.debug("decoder processes failed (%s); decoding the rest in this process", exc)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    for z in rest[done:]:
+    for z in order[done:]:
         yield (z, *_read_one(reader, series.slices[z]))
+
+
+class DecoderPool:
+    """Decoder processes kept for many loads (a triage run): each compressed slice is decoded
+    in a child process, so this process' threads (the model) never wait on a decoder holding
+    the GIL. Started on first use; a pool broken by a decoder crash is replaced for the next
+    series (the series in flight finishes in this process). Use as a context manager."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, int(workers or min(os.cpu_count() or 1, 8)))
+        self._pool = None
+
+    def executor(self):
+        """The running process pool (started now if needed), or None when processes cannot
+        be started here (the caller then decodes in this process)."""
+        if self._pool is None:
+            try:
+                self._pool = _new_pool(self.workers)
+            except (OSError, ValueError) as exc:
+                log.debug("no decoder processes (%s); decoding in this process", exc)
+        return self._pool
+
+    def check(self) -> None:
+        """Drop a pool that a crashed decoder broke, so the next series starts a fresh one."""
+        if self._pool is not None and getattr(self._pool, "_broken", False):
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> DecoderPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _reason(exc: BaseException) -> str:

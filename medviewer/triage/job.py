@@ -5,7 +5,8 @@ per series, most suspicious first when read back.
 ``detail`` is a :class:`TriageEvent`). Headers are scanned once; the series the model serves
 are queued (the others, and the files that are no image, are noted with the reason); series
 already stored for this model are not repeated. The next ``workers`` series load on threads
-(:mod:`medviewer.triage.prefetch`) while the model classifies the current one in batches
+(:mod:`medviewer.triage.prefetch`), and their network inputs are made there too, while the
+model classifies the current one in batches
 (:func:`~medviewer.ai.classifier.predict_iter`), and each series' row is stored in its own
 transaction right after: killed at any moment, a run loses at most the series in flight, and
 started again it goes on where it stopped.
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from medviewer.dicom.scan import scan_iter
@@ -48,18 +50,22 @@ class TriageOptions:
     model_ref: str | None = None
     """NAME[:VERSION]; None: the active model serving most of the scanned series."""
     device: str = "auto"
-    workers: int = 1
-    """Series loaded ahead of the model (each load may use decoder processes of its own)."""
+    workers: int = 2
+    """Series loaded ahead of the model, each on its own thread (compressed slices are decoded
+    in a shared pool of processes). Two keep the model fed on 2 cores while a slow JPEG 2000
+    series decodes; each adds at most one volume in memory."""
     batch_size: int = 16
     accept_other_model: bool = False
     """Add this model's results to a file holding another model's results (never replaced)."""
-    precision: str = "fp32"
-    """"fp32", or "bf16": the network runs under bfloat16 autocast (about twice as fast on CPUs
-    with AMX or AVX-512 BF16, slower on others); probabilities move by up to ~0.01 and each
-    row says so in its warnings."""
+    precision: str = "auto"
+    """"fp32"; "bf16": the network runs under bfloat16 autocast (2-3x faster on CPUs with AMX
+    or AVX-512 BF16 and on recent GPUs, slower where bfloat16 is emulated); probabilities move
+    by up to ~0.01 and each row says so in its warnings; "auto": bf16 where the device does it
+    in hardware (:func:`~medviewer.ai.device.native_bf16`), else fp32. A triage only sorts the
+    worklist: opening a series runs the model in float32 in the AI dock."""
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 BF16_NOTE = (
     "classified in bfloat16 (triage --precision bf16): probabilities may differ from "
     "float32 by up to ~0.01; re-run the series in the AI dock for the float32 values"
@@ -100,6 +106,8 @@ class TriageSummary:
     seconds: float
     series_per_min: float | None
     warnings: list[str] = field(default_factory=list)
+    precision: str | None = None
+    """What the network ran in ("fp32" or "bf16"; None when nothing was classified)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +122,7 @@ class TriageSummary:
                 None if self.series_per_min is None else round(self.series_per_min, 2)
             ),
             "warnings": list(self.warnings),
+            "precision": self.precision,
         }
 
 
@@ -220,14 +229,15 @@ def _classify(
     from medviewer.triage.outcome import series_result
 
     start = time.perf_counter()
-    job = predict_iter(model, loaded.volume, batch_size=batch_size)
+    job = predict_iter(
+        model, loaded.volume, batch_size=batch_size, prepared=loaded.prepared, lead=False
+    )
     if precision == "bf16":
         import torch
 
         device = "cuda" if str(model.device).startswith("cuda") else "cpu"
-        # channels_last lets the bfloat16 convolutions use the CPU's matrix units; it does
-        # not change float32 results (same model object the AI dock may share)
-        model.module.to(memory_format=torch.channels_last)
+        # the inference copy is channels-last, which lets the bfloat16 convolutions use the
+        # CPU's matrix units
         with torch.autocast(device_type=device, dtype=torch.bfloat16):
             prediction = run_job(job)
         prediction.warnings.append(BF16_NOTE)
@@ -331,8 +341,18 @@ def _run(plan: TriagePlan, store, entry, done_keys, options, registry, cancel, p
         yield clock.step("already", f"{q.series.key} was stored before")
     if not todo:
         return summary
-    with Prefetcher(todo, lambda q: q.series, options.workers) as loads:
+    from medviewer.ai.classifier import prepare_inputs
+    from medviewer.ai.package import LoadedModel
+    from medviewer.dicom.volume import DecoderPool
+
+    # the inputs are made on the loading thread, from the card alone (no network needed)
+    recipe = LoadedModel(manifest=entry.manifest, module=None, folder=entry.folder)
+    prepare = partial(prepare_inputs, recipe)
+    decoders = DecoderPool()
+    prefetch = Prefetcher(todo, lambda q: q.series, options.workers, prepare, decoders)
+    with decoders, prefetch as loads:
         model = registry.load(ref=entry.ref, device=options.device)
+        summary.precision = resolve_precision(options.precision, model.device)
         summary.warnings.extend(registry.last_notices)
         for text in registry.last_notices:
             log.warning("%s", text)
@@ -354,7 +374,7 @@ def _run(plan: TriagePlan, store, entry, done_keys, options, registry, cancel, p
                         loaded,
                         options.batch_size,
                         entry.manifest.aggregation,
-                        options.precision,
+                        summary.precision,
                     )
                 except (ModelError, ValueError, RuntimeError) as exc:  # this series only
                     failure = failed_item(series, "classified", str(exc))
@@ -372,6 +392,16 @@ def _run(plan: TriagePlan, store, entry, done_keys, options, registry, cancel, p
                 yield clock.step("skipped", failure.reason, skipped=failure)
     summary.series_per_min = clock.event("result").series_per_min
     return summary
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """ "fp32" or "bf16" for the option ``precision`` on ``device`` ("auto": bf16 where the
+    hardware does it natively)."""
+    if precision != "auto":
+        return precision
+    from medviewer.ai.device import native_bf16
+
+    return "bf16" if native_bf16(device) else "fp32"
 
 
 def _result_message(result: SeriesResult) -> str:

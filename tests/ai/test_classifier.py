@@ -370,3 +370,35 @@ def test_intensity_check_flags_a_series_without_the_expected_tissue(tiny_model, 
     values[:, 20:28, 20:28] = 35.0
     warnings = check_input(model, with_values(ct_volume, values))
     assert any("brain parenchyma" in w and "at least 12%" in w for w in warnings), warnings
+
+
+# -- inputs made ahead, and runs without the lone first slice (the triage's way) ---------------
+def test_prepared_inputs_give_the_same_predictions(tiny_model, ct_volume):
+    from medviewer.ai.classifier import prepare_inputs
+
+    values = ct_volume.array.astype(np.float32)
+    values[2, :4, :4] = np.nan  # one slice with NaN: noted either way
+    volume = replace(ct_volume, array=values)
+    prepared = prepare_inputs(tiny_model, volume)
+    assert prepared.inputs.shape[0] == values.shape[0] and prepared.bad == {2}
+    assert np.isfinite(prepared.inputs).all()
+    want = predict(tiny_model, volume)
+    got = predict(tiny_model, volume, prepared=prepared)
+    assert [p.probabilities for p in got.slices] == [p.probabilities for p in want.slices]
+    assert got.warnings == want.warnings and any("NaN" in w for w in got.warnings)
+    other = prepare_inputs(tiny_model, replace(volume, array=values[:3]))
+    with pytest.raises(ModelError, match="prepared inputs have shape"):
+        predict(tiny_model, volume, prepared=other)
+
+
+def test_without_a_lead_slice_every_batch_is_full(tiny_model, ct_volume):
+    seen = []
+    for step in predict_iter(tiny_model, ct_volume, batch_size=4, lead=False):
+        seen.append([p.index for p in step.detail])
+    n = ct_volume.array.shape[0]
+    assert [k for batch in seen for k in batch] == list(range(n))
+    assert all(len(batch) == 4 for batch in seen[:-1])
+    lead = predict(tiny_model, ct_volume, batch_size=4)
+    plain = predict(tiny_model, ct_volume, batch_size=4, lead=False)
+    for a, b in zip(lead.slices, plain.slices):
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-6)

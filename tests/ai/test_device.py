@@ -84,3 +84,33 @@ def test_device_labels():
     assert device_label("cpu") == "CPU"
     assert device_label("mps") == "Apple MPS"
     assert device_label("cuda:1") == "CUDA GPU (cuda:1)"
+
+
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "native"),
+    [(True, False, True), (False, True, True), (False, False, False)],
+)
+def test_native_bfloat16_on_the_cpu_follows_the_cpu_features(monkeypatch, avx512_bf16, amx, native):
+    from medviewer.ai.device import native_bf16
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert native_bf16("cpu") is native
+    assert native_bf16("mps") is False
+
+
+def test_native_bfloat16_on_cuda_asks_the_gpu(monkeypatch):
+    from medviewer.ai.device import native_bf16
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert native_bf16("cuda:0") is False
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert native_bf16("cuda") is True
+
+
+def test_a_torch_without_the_probes_means_no_bfloat16(monkeypatch):
+    from medviewer.ai.device import native_bf16
+
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert native_bf16("cpu") is False

@@ -60,3 +60,77 @@ def test_first_progress_comes_before_the_pool_starts(rle_series, monkeypatch):
     assert first.detail.loaded.sum() == 1 and first.detail.loaded[mid]
     assert np.array_equal(first.detail.array[mid], truth.values[mid])
     job.close()
+
+
+def test_a_shared_pool_decodes_every_compressed_series_and_is_kept(rle_series):
+    truth, series = rle_series
+    assert volume_module._pool_size(series) == 0  # on its own it would decode in-process
+    with volume_module.DecoderPool(workers=2) as pool:
+        volume = volume_module.run_job(load_volume_iter(series, decoders=pool))
+        executor = pool.executor()
+        assert executor._processes  # the slices went to its processes
+        again = volume_module.run_job(load_volume_iter(series, decoders=pool))
+        assert pool.executor() is executor  # one warm pool for many series
+    assert np.array_equal(volume.array, truth.values)
+    assert np.array_equal(again.array, truth.values)
+    assert pool._pool is None  # closed
+
+
+def test_a_decoder_crash_loses_nothing_and_the_pool_is_replaced(rle_series):
+    import os
+    import signal
+
+    truth, series = rle_series
+    with volume_module.DecoderPool(workers=1) as pool:
+        volume_module.run_job(load_volume_iter(series, decoders=pool))
+        broken = pool.executor()
+        for pid in list(broken._processes):
+            os.kill(pid, signal.SIGKILL)  # what a decoder segfault does
+        volume = volume_module.run_job(load_volume_iter(series, decoders=pool))
+        assert np.array_equal(volume.array, truth.values)  # finished in this process
+        fresh = pool.executor()
+        assert fresh is not broken
+        volume = volume_module.run_job(load_volume_iter(series, decoders=pool))
+        assert np.array_equal(volume.array, truth.values) and fresh._processes
+
+
+def test_native_series_never_go_to_the_pool(tmp_path):
+    truth = write_series(tmp_path, n_slices=6, rows=16, cols=16)
+    (native,) = scan([tmp_path]).all_series()
+    with volume_module.DecoderPool(workers=1) as pool:
+        volume = volume_module.run_job(load_volume_iter(native, decoders=pool))
+        assert pool._pool is None  # never started
+    assert np.array_equal(volume.array, truth.values)
+
+
+def test_decoder_processes_take_gdcm_first_for_jpeg_2000_with_the_same_voxels(
+    tmp_path, monkeypatch
+):
+    from pydicom.uid import JPEG2000Lossless
+
+    from medviewer.dicom import decoders
+
+    truth = write_series(tmp_path, n_slices=3, rows=32, cols=32, transfer_syntax=JPEG2000Lossless)
+    (series,) = scan([tmp_path]).all_series()
+    used = []
+    import pydicom.pixels
+
+    original = pydicom.pixels.pixel_array
+
+    def spy(ds, **kw):
+        used.append(kw.get("decoding_plugin"))
+        return original(ds, **kw)
+
+    monkeypatch.setattr(pydicom.pixels, "pixel_array", spy)
+    ds = decoders.read_dataset(series.slices[0].path)
+    main_process = decoders.pixel_array(ds, series.slices[0].path)
+    assert used[0] != "gdcm"  # here GDCM only ever runs isolated, after the others
+    monkeypatch.setattr(decoders, "_in_child", True)
+    used.clear()
+    child = decoders.pixel_array(ds, series.slices[0].path)
+    assert used == ["gdcm"]
+    assert np.array_equal(main_process, child)
+    # and through a shared pool the whole series is voxel-exact
+    with volume_module.DecoderPool(workers=1) as pool:
+        volume = volume_module.run_job(load_volume_iter(series, decoders=pool))
+    assert np.array_equal(volume.array, truth.values)

@@ -39,8 +39,9 @@ def test_every_series_once_most_suspicious_first_with_the_reasons_of_the_rest(
     from medviewer.ai.classifier import predict
     from medviewer.dicom import load_volume, scan
 
-    summary, events = _run(archive, tmp_path / "r.sqlite", registry)
+    summary, events = _run(archive, tmp_path / "r.sqlite", registry, options={"precision": "fp32"})
     assert (summary.done, summary.already, summary.skipped, summary.failed) == (N_CT, 0, 3, 0)
+    assert summary.precision == "fp32"
     assert summary.model.ref == MODEL and summary.series_per_min > 0
     assert summary.to_dict()["results_path"] == str(tmp_path / "r.sqlite")
     rows, skipped, integrity = _rows(tmp_path / "r.sqlite")
@@ -266,10 +267,10 @@ def test_a_series_that_cannot_be_loaded_is_noted_and_retried(
 
     real = prefetch.load_volume_iter
 
-    def load(series, cancel=None):
+    def load(series, cancel=None, decoders=None):
         if series.key == archive.compressed_key:
             raise DicomError(f"no slice of series {series.key} could be decoded")
-        return real(series, cancel)
+        return real(series, cancel, decoders=decoders)
 
     monkeypatch.setattr(prefetch, "load_volume_iter", load)
     results = tmp_path / "r.sqlite"
@@ -351,8 +352,8 @@ def test_at_most_workers_plus_one_volumes_are_alive(
     most = []
     real = prefetch.load_volume_iter
 
-    def load(series, cancel=None):
-        volume = yield from real(series, cancel)
+    def load(series, cancel=None, decoders=None):
+        volume = yield from real(series, cancel, decoders=decoders)
         refs.append(weakref.ref(volume))
         most.append(sum(r() is not None for r in refs))
         return volume
@@ -363,8 +364,23 @@ def test_at_most_workers_plus_one_volumes_are_alive(
     assert max(most) <= workers + 1, most
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_uses_bfloat16_only_where_the_hardware_has_it(
+    archive, registry, tmp_path, monkeypatch, native
+):
+    from medviewer.ai import device
+
+    monkeypatch.setattr(device, "native_bf16", lambda dev: native)
+    summary, _ = _run(archive, tmp_path / "auto.sqlite", registry)
+    assert summary.precision == ("bf16" if native else "fp32")
+    assert summary.to_dict()["precision"] == summary.precision
+    rows = _rows(tmp_path / "auto.sqlite")[0]
+    assert len(rows) == N_CT
+    assert all(any("bfloat16" in w for w in r.warnings) is native for r in rows)
+
+
 def test_bfloat16_triage_agrees_with_float32_and_says_so(archive, registry, tmp_path):
-    _run(archive, tmp_path / "fp32.sqlite", registry)
+    _run(archive, tmp_path / "fp32.sqlite", registry, options={"precision": "fp32"})
     summary, _ = _run(archive, tmp_path / "bf16.sqlite", registry, options={"precision": "bf16"})
     assert summary.done == N_CT
     exact = {r.series_key: r for r in _rows(tmp_path / "fp32.sqlite")[0]}
