@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from medviewer.dicom import decoders
+from medviewer.dicom.decode_pool import DecoderPool, new_pool
 from medviewer.dicom.geometry import assemble_stack
 from medviewer.dicom.model import (
     SLICE_UNREADABLE,
@@ -357,7 +358,7 @@ def _read_slices(
     first, rest = order[0], order[1:]
     yield (first, *_read_one(reader, series.slices[first]))
     try:
-        pool = _new_pool(workers)
+        pool = new_pool(workers)
     except (OSError, ValueError) as exc:
         log.debug("no decoder processes (%s); decoding in this process", exc)
         pool = None
@@ -366,14 +367,6 @@ def _read_slices(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _new_pool(workers: int):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")  # safe from any thread, including Qt's
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 
 def _decode_with(pool, series: SeriesInfo, order: list[int], reader: _SliceReader):
@@ -395,44 +388,6 @@ def _decode_with(pool, series: SeriesInfo, order: list[int], reader: _SliceReade
             log.debug("decoder processes failed (%s); decoding the rest in this process", exc)
     for z in order[done:]:
         yield (z, *_read_one(reader, series.slices[z]))
-
-
-class DecoderPool:
-    """Decoder processes kept for many loads (a triage run): each compressed slice is decoded
-    in a child process, so this process' threads (the model) never wait on a decoder holding
-    the GIL. Started on first use; a pool broken by a decoder crash is replaced for the next
-    series (the series in flight finishes in this process). Use as a context manager."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = max(1, int(workers or min(os.cpu_count() or 1, 8)))
-        self._pool = None
-
-    def executor(self):
-        """The running process pool (started now if needed), or None when processes cannot
-        be started here (the caller then decodes in this process)."""
-        if self._pool is None:
-            try:
-                self._pool = _new_pool(self.workers)
-            except (OSError, ValueError) as exc:
-                log.debug("no decoder processes (%s); decoding in this process", exc)
-        return self._pool
-
-    def check(self) -> None:
-        """Drop a pool that a crashed decoder broke, so the next series starts a fresh one."""
-        if self._pool is not None and getattr(self._pool, "_broken", False):
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def __enter__(self) -> DecoderPool:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _reason(exc: BaseException) -> str:

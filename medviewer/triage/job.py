@@ -343,7 +343,7 @@ def _run(plan: TriagePlan, store, entry, done_keys, options, registry, cancel, p
         return summary
     from medviewer.ai.classifier import prepare_inputs
     from medviewer.ai.package import LoadedModel
-    from medviewer.dicom.volume import DecoderPool
+    from medviewer.dicom.decode_pool import DecoderPool
 
     # the inputs are made on the loading thread, from the card alone (no network needed)
     recipe = LoadedModel(manifest=entry.manifest, module=None, folder=entry.folder)

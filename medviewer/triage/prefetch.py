@@ -3,7 +3,7 @@ worker threads, handed out in queue order.
 
 While the model classifies one series, the next ``depth`` series load on ``depth`` threads
 (file reads release the GIL; compressed series decode in the processes of a shared
-:class:`~medviewer.dicom.volume.DecoderPool`, so a decoder never holds the model's GIL), so
+:class:`~medviewer.dicom.decode_pool.DecoderPool`, so a decoder never holds the model's GIL), so
 at most ``depth`` + 1 volumes are alive: the one being classified and the ones loading or
 waiting. A series that cannot be loaded comes out with the reason instead of a volume: it never
 stops the run.
@@ -19,8 +19,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from medviewer.dicom.decode_pool import DecoderPool
 from medviewer.dicom.model import SeriesInfo
-from medviewer.dicom.volume import DecoderPool, Volume, load_volume_iter
+from medviewer.dicom.volume import Volume, load_volume_iter
 from medviewer.errors import Cancelled
 from medviewer.jobs import CancelToken
 
@@ -52,7 +53,7 @@ class Prefetcher(Generic[T], Iterator["Loaded[T]"]):
 
     ``series_of(item)`` gives the :class:`SeriesInfo` of an item; ``prepare(volume)``, when
     given, runs on the loading thread right after a load (the triage makes the network's inputs
-    there); ``decoders``: a :class:`~medviewer.dicom.volume.DecoderPool` for compressed
+    there); ``decoders``: a :class:`~medviewer.dicom.decode_pool.DecoderPool` for compressed
     series. Use as a context manager (or call :meth:`close`): closing cancels the loads still
     queued and waits for the running ones.
     """
