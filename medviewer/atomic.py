@@ -12,12 +12,15 @@ import tempfile
 from pathlib import Path
 
 
-def _write_atomic(path: str | os.PathLike, write, newline: str | None) -> Path:
+def _write_atomic(
+    path: str | os.PathLike, write, newline: str | None, binary: bool = False
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fp:
+        mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": newline}
+        with os.fdopen(fd, **mode) as fp:
             write(fp)
             fp.flush()
             os.fsync(fp.fileno())
@@ -29,6 +32,12 @@ def _write_atomic(path: str | os.PathLike, write, newline: str | None) -> Path:
             pass
         raise
     return path
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (DICOM objects); creates the folder. Raises
+    OSError."""
+    return _write_atomic(path, lambda fp: fp.write(data), None, binary=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, newline: str | None = None) -> Path:
@@ -46,4 +55,4 @@ def write_json_atomic(path: str | os.PathLike, data, *, sort_keys: bool = False)
     return _write_atomic(path, write, None)
 
 
-__all__ = ["write_json_atomic", "write_text_atomic"]
+__all__ = ["write_bytes_atomic", "write_json_atomic", "write_text_atomic"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Qt 6 needs for a real or virtual (Xvfb) display, and the
-# freedesktop validators the packaging tests use.
+# freedesktop validators the packaging tests use, and the PACS and DICOM validators the
+# network tests use.
 # Runs only as root on a Debian-like system and only installs what is missing; otherwise it
 # prints what to install and exits 0 (a developer machine usually has them already).
 set -euo pipefail
@@ -15,6 +16,10 @@ PACKAGES=(
   # tests/test_packaging.py validates the desktop entry, AppStream metadata and MIME type with
   # the freedesktop tools when they are installed (and does its own checks when not)
   desktop-file-utils appstream shared-mime-info
+  # the hospital-network tests (tests/net): a real PACS that the tests start on 127.0.0.1 with
+  # free ports (its service is not used), dicom3tools' dciodvfy and dcmtk's dsrdump / getscu
+  # to validate and read back the DICOM objects medviewer writes
+  orthanc dicom3tools dcmtk
 )
 
 if ! command -v dpkg >/dev/null 2>&1; then

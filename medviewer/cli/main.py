@@ -11,11 +11,33 @@ import sys
 from collections.abc import Sequence
 
 from medviewer import __version__
-from medviewer.cli import ai, anonymize, gui, labels, selftest, study, train, triage
+from medviewer.cli import (
+    ai,
+    anonymize,
+    dicom_net,
+    export_dicom,
+    gui,
+    labels,
+    selftest,
+    study,
+    train,
+    triage,
+)
 from medviewer.cli.common import CommandParser
 from medviewer.cli.output import EXIT_USAGE, run_handler
 
-COMMAND_MODULES = (study, anonymize, ai, labels, train, triage, gui, selftest)
+COMMAND_MODULES = (
+    study,
+    anonymize,
+    ai,
+    labels,
+    train,
+    triage,
+    export_dicom,
+    dicom_net,
+    gui,
+    selftest,
+)
 """In the order their commands are listed in ``medviewer --help``."""
 
 COMMANDS = (
@@ -28,6 +50,8 @@ COMMANDS = (
     "labels",
     "train",
     "triage",
+    "export-dicom",
+    "dicom",
     "gui",
     "selftest",
 )

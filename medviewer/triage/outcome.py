@@ -7,31 +7,16 @@ import os
 from datetime import UTC, datetime
 
 from medviewer.ai.classifier import SeriesPrediction
+from medviewer.ai.findings import flagged_slices as flagged_slices  # shared with reports
 from medviewer.dicom.model import StudyInfo
 from medviewer.dicom.volume import Volume
-from medviewer.triage.records import (
-    MAX_FLAGGED,
-    ModelIdentity,
-    SeriesResult,
-    normal_class,
-    suspicion,
-)
+from medviewer.triage.records import ModelIdentity, SeriesResult, normal_class, suspicion
 
 
 def suspicious_class(probabilities: dict[str, float], normal: str | None) -> str:
     """The series' most suspicious class: its most probable class other than ``normal``."""
     findings = {c: p for c, p in probabilities.items() if c != normal} or probabilities
     return max(findings, key=findings.__getitem__)
-
-
-def flagged_slices(prediction: SeriesPrediction, normal: str | None) -> list[int]:
-    """Slices whose top class is not ``normal``, most suspicious first (ties: lower index),
-    at most :data:`~medviewer.triage.records.MAX_FLAGGED`."""
-    scored = [
-        (suspicion(p.probabilities, normal), p.index) for p in prediction.slices if p.top != normal
-    ]
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    return [index for _, index in scored[:MAX_FLAGGED]]
 
 
 def _unique(texts) -> list[str]:

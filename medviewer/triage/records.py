@@ -3,14 +3,15 @@ suspicious a result is, and the two errors of the results store. Plain data, no 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# what counts as a finding is shared with medviewer.reports; re-exported here for triage
+from medviewer.ai.findings import MAX_FLAGGED as MAX_FLAGGED
+from medviewer.ai.findings import normal_class as normal_class
+from medviewer.ai.findings import suspicion as suspicion
 from medviewer.errors import MedviewerError
-
-MAX_FLAGGED = 50
-"""At most this many flagged slices are kept per series (the most suspicious)."""
 
 
 @dataclass(frozen=True)
@@ -152,21 +153,6 @@ class SkippedItem:
 
     def to_dict(self) -> dict[str, str]:
         return {"where": self.where, "code": self.code, "reason": self.reason}
-
-
-def normal_class(classes: Sequence[str], aggregation: str) -> str | None:
-    """The model's normal class: the first class for ``abnormal_max`` models, else a class
-    named "normal" (any case), else None (every class counts as a finding)."""
-    if aggregation == "abnormal_max" and classes:
-        return classes[0]
-    return next((c for c in classes if c.strip().lower() == "normal"), None)
-
-
-def suspicion(probabilities: Mapping[str, float], normal: str | None) -> float:
-    """How suspicious a series is: its highest probability over the classes that are not
-    ``normal`` (over all classes when ``normal`` is None); 0.0 when there are none."""
-    values = [float(p) for c, p in probabilities.items() if c != normal]
-    return max(values, default=0.0)
 
 
 class ResultsStoreError(MedviewerError):

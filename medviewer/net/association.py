@@ -1,0 +1,159 @@
+"""Open an association with a node, and say in plain words why one could not be opened.
+
+pynetdicom reports a failed association as a flag; the reasons a user can act on are: nothing
+listens there (refused), the host does not answer (timeout), there is no route or no such host,
+or the node answered and rejected us (wrong called AE title, our calling AE title unknown to
+it, no common presentation context ...). :func:`associate` raises :class:`NetError` with that
+reason. pynetdicom is imported here, lazily, only when a node is actually used.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections.abc import Sequence
+
+from medviewer.errors import MedviewerError
+from medviewer.net.nodes import RemoteNode
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S = 10.0
+"""Connect, association and DIMSE timeout (seconds) unless the caller gives one."""
+
+
+class NetError(MedviewerError):
+    """A DICOM network operation failed; ``reason`` is one word for tests and scripts:
+    refused, timeout, no_route, rejected, called_ae, calling_ae, aborted, failed."""
+
+    def __init__(self, message: str, reason: str = "failed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def make_ae(ae_title: str, timeout: float = TIMEOUT_S):
+    """A pynetdicom AE with this station's AE title and the given timeouts."""
+    from pynetdicom import AE
+
+    ae = AE(ae_title=ae_title)
+    ae.acse_timeout = timeout
+    ae.dimse_timeout = timeout
+    ae.network_timeout = timeout
+    ae.connection_timeout = timeout
+    ae.maximum_pdu_size = 0  # no limit: fewer, bigger PDUs on a fast hospital network
+    return ae
+
+
+def no_delay(event) -> None:
+    """EVT_CONN_OPEN handler: send small PDUs at once (TCP_NODELAY). Without it each C-STORE
+    response waits for the peer's delayed ACK (~40 ms per instance on Linux)."""
+    try:
+        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):  # the connection is already gone, or not TCP
+        pass
+
+
+def probe(host: str, port: int, timeout: float) -> tuple[str, str]:
+    """(reason, words) for why a TCP connection to host:port fails, or ("ok", "")."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return "ok", ""
+    except ConnectionRefusedError:
+        return "refused", f"nothing accepts connections on {host}:{port} (connection refused)"
+    except TimeoutError:
+        return "timeout", f"{host}:{port} did not answer within {timeout:g} s (timeout)"
+    except socket.gaierror:
+        return "no_route", f"the host name {host!r} is unknown here (no such host)"
+    except OSError as exc:
+        if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+            return "no_route", f"there is no route to {host} ({exc.strerror})"
+        return "failed", f"cannot connect to {host}:{port} ({exc.strerror or exc})"
+
+
+# A-ASSOCIATE-RJ (PS3.8 9.3.4): (source, diagnostic) -> (reason, words)
+_REJECTIONS = {
+    (1, 2): ("rejected", "it does not support the application context"),
+    (1, 3): (
+        "calling_ae",
+        "it does not know this station's AE title {calling!r}: add {calling} to the node's "
+        "list of allowed callers (in Orthanc: DicomModalities)",
+    ),
+    (1, 7): (
+        "called_ae",
+        "its AE title is not {called!r}: check the node's AE title in Network > DICOM nodes",
+    ),
+    (2, 2): ("rejected", "it does not support this protocol version"),
+    (3, 1): ("rejected", "it is busy (temporary congestion): try again later"),
+    (3, 2): ("rejected", "it has reached its limit of associations: try again later"),
+}
+
+
+def _rejection_words(assoc, node: RemoteNode, calling: str) -> tuple[str, str]:
+    rj = getattr(assoc.acceptor, "primitive", None)
+    source = getattr(rj, "result_source", None)
+    diagnostic = getattr(rj, "diagnostic", None)
+    reason, words = _REJECTIONS.get(
+        (source, diagnostic), ("rejected", f"(source {source}, reason {diagnostic})")
+    )
+    return reason, words.format(calling=calling, called=node.ae_title)
+
+
+def associate(
+    node: RemoteNode,
+    calling_ae: str,
+    contexts: Sequence,
+    *,
+    what: str,
+    ext_neg: Sequence = (),
+    handlers: Sequence = (),
+    timeout: float = TIMEOUT_S,
+):
+    """An established association with ``node`` proposing ``contexts`` (presentation context
+    objects or SOP class UIDs), or :class:`NetError` saying why not. ``what`` names the
+    operation for the message ("verify", "query", ...)."""
+    ae = make_ae(calling_ae, timeout)
+    for ctx in contexts:
+        if hasattr(ctx, "abstract_syntax"):
+            ae.add_requested_context(ctx.abstract_syntax, ctx.transfer_syntax)
+        else:
+            ae.add_requested_context(ctx)
+    from pynetdicom import evt
+
+    assoc = ae.associate(
+        node.host,
+        node.port,
+        ae_title=node.ae_title,
+        ext_neg=list(ext_neg) or None,
+        evt_handlers=[(evt.EVT_CONN_OPEN, no_delay), *handlers],
+    )
+    if assoc.is_established:
+        if not assoc.accepted_contexts:
+            assoc.abort()
+            raise NetError(
+                f"{what} with {node.describe()}: the node accepted none of the services asked "
+                "for; it may not support them",
+                "rejected",
+            )
+        return assoc
+    if assoc.is_rejected:
+        reason, words = _rejection_words(assoc, node, calling_ae)
+        raise NetError(f"{what} with {node.describe()}: the node rejected us: {words}", reason)
+    reason, words = probe(node.host, node.port, timeout)
+    if reason == "ok":
+        reason, words = "aborted", "the node closed the connection without an answer"
+    raise NetError(f"{what} with {node.describe()} failed: {words}", reason)
+
+
+def status_words(status) -> str:
+    """A DIMSE status (dataset or int) as ``0xC000 (words)`` for messages."""
+    code = getattr(status, "Status", status)
+    try:
+        from pynetdicom.status import code_to_category
+
+        category = code_to_category(int(code))
+    except Exception:
+        category = "Unknown"
+    comment = getattr(status, "ErrorComment", "") if hasattr(status, "get") else ""
+    text = f"0x{int(code):04X} ({category.lower()}"
+    return text + (f": {comment})" if comment else ")")
