@@ -162,7 +162,15 @@ class OrthancServer:
         n = 0
         for p in paths:
             p = Path(p)
-            files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+            files = (
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and not any(x.startswith(".") for x in f.relative_to(p).parts)
+                )
+                if p.is_dir()
+                else [p]
+            )
             for f in files:
                 self._request("POST", "/instances", f.read_bytes())
                 n += 1
