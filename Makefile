@@ -46,6 +46,7 @@ bench: setup
 	$(BIN)/python benchmarks/finetune.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/triage.py
+	$(BIN)/python benchmarks/dicom_net.py
 
 # Long coverage-guided fuzzing of scan + load (atheris); corpus and findings in benchmarks/data/fuzz.
 FUZZ_ARGS ?= -runs=100000
