@@ -187,7 +187,10 @@ def main(argv=None) -> int:
     name = "dicom_net.json" if args.slices == 300 else "dicom_net.quick.json"
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     f = firsts[0]
-    print("| slices | medviewer (C-GET) | getscu | getscu, TCP_NODELAY=1 | ratio | first slice shown |")
+    print(
+        "| slices | medviewer (C-GET) | getscu | getscu, TCP_NODELAY=1 | ratio "
+        "| first slice shown |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {args.slices} ({result['megabytes']:.0f} MB) | {med['medviewer']:.2f} s "

@@ -42,12 +42,40 @@ def _walk(path: str, skipped: list[Skipped]) -> Iterator[str]:
         skipped.append(Skipped(path, UNREADABLE, "no such file or folder"))
 
 
+POOL_CHUNK = 64
+"""Headers per task when a process pool reads them."""
+
+
+def _read_chunk(paths: list[str]) -> list:
+    """Process-pool entry point: the headers of ``paths`` (never raises for one bad file)."""
+    return [read_header(p) for p in paths]
+
+
+def _headers_in(pool, files: list[str], start: int):
+    """Yield (index, read_header result) for ``files[start:]``, read by ``pool``'s processes
+    in chunks (in order); any pool failure: the rest is read here."""
+    chunks = [files[i : i + POOL_CHUNK] for i in range(start, len(files), POOL_CHUNK)]
+    done = start
+    try:
+        for chunk in pool.map(_read_chunk, chunks):
+            for result in chunk:
+                yield done, result
+                done += 1
+    except Exception as exc:  # a broken pool must not lose the scan: finish here
+        log.debug("header processes failed (%s); reading the rest here", exc)
+    for i in range(done, len(files)):
+        yield i, read_header(files[i])
+
+
 def scan_iter(
-    paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None
+    paths: Iterable[str | os.PathLike], cancel: CancelToken | None = None, *, pool=None
 ) -> Job[ScanResult]:
     """Scan ``paths`` (files, folders recursively, DICOMDIRs): a job returning a ScanResult.
 
     Only headers are read. Every file that cannot be used becomes one ``Skipped`` entry.
+    ``pool``: a process pool (e.g. a triage's decoder pool) that reads the headers of a long
+    list of files, so this process' other threads (importing torch, loading the model) run
+    meanwhile; the result is the same.
     """
     skipped: list[Skipped] = []
     files: list[str] = []
@@ -63,36 +91,44 @@ def scan_iter(
     headers: list[FileHeader] = []
     i = 0
     while i < len(files):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        path = files[i]
-        i += 1
-        result = read_header(path)
-        if isinstance(result, DicomDir):
-            added = 0
-            for ref in result.referenced:
-                real = os.path.realpath(ref)
-                if real in seen:
-                    continue
-                seen.add(real)
-                if not os.path.exists(ref):
-                    skipped.append(
-                        Skipped(ref, UNREADABLE, f"listed in DICOMDIR {path} but missing on disk")
-                    )
-                    continue
-                files.append(ref)
-                added += 1
-            log.debug("DICOMDIR %s referenced %d new files", path, added)
-        elif isinstance(result, Skipped):
-            skipped.append(result)
+        if pool is not None and len(files) - i >= 2 * POOL_CHUNK:
+            batch = _headers_in(pool, files, i)  # up to the files known now
         else:
-            headers.append(result)
-        if i % PROGRESS_EVERY == 0 or i == len(files):
-            yield Progress(i, len(files), f"read {i} of {len(files)} headers")
+            batch = ((k, read_header(files[k])) for k in range(i, i + 1))
+        for k, result in batch:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            i = k + 1
+            _take(result, files[k], files, seen, skipped, headers)
+            if i % PROGRESS_EVERY == 0 or i == len(files):
+                yield Progress(i, len(files), f"read {i} of {len(files)} headers")
 
     result = group_headers(headers)
     result.skipped.extend(skipped)
     return result
+
+
+def _take(result, path: str, files, seen, skipped, headers) -> None:
+    """File one read_header ``result``; a DICOMDIR adds the files it lists to ``files``."""
+    if isinstance(result, DicomDir):
+        added = 0
+        for ref in result.referenced:
+            real = os.path.realpath(ref)
+            if real in seen:
+                continue
+            seen.add(real)
+            if not os.path.exists(ref):
+                skipped.append(
+                    Skipped(ref, UNREADABLE, f"listed in DICOMDIR {path} but missing on disk")
+                )
+                continue
+            files.append(ref)
+            added += 1
+        log.debug("DICOMDIR %s referenced %d new files", path, added)
+    elif isinstance(result, Skipped):
+        skipped.append(result)
+    else:
+        headers.append(result)
 
 
 def scan(paths: Iterable[str | os.PathLike], on_progress=None, cancel=None) -> ScanResult:

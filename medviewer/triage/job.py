@@ -280,17 +280,23 @@ def triage_iter(
         from medviewer.ai.registry import ModelRegistry
 
         registry = ModelRegistry()
+    from medviewer.dicom.decode_pool import DecoderPool
+
     started = time.perf_counter()
     store: ResultsStore | None = None
     entry = None
     done_keys: set[str] = set()
+    # one pool of processes reads the headers of a big archive, then decodes its compressed
+    # slices; while they read, a thread imports torch and loads the model
+    decoders = DecoderPool()
     try:
         if options.model_ref:
             entry = registry.find(options.model_ref)
             store, _, done_keys = _open_store(results_path, entry, options, known_results)
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
-        job = scan_iter(list(paths), cancel)
+        _warm_up(registry, entry, options.device)
+        job = scan_iter(list(paths), cancel, pool=decoders.executor())
         try:
             while True:
                 step = next(job)
@@ -306,16 +312,36 @@ def triage_iter(
         plan = make_plan(
             scan, entry, registry, model_ref=options.model_ref, shard=shard, own_files=own
         )
-        summary = yield from _run(plan, store, entry, done_keys, options, registry, cancel, pause)
+        summary = yield from _run(
+            plan, store, entry, done_keys, options, registry, cancel, pause, decoders
+        )
         summary.results_path = str(results_path)
         summary.seconds = time.perf_counter() - started
         return summary
     finally:
+        decoders.close()
         if store is not None:
             store.close()
 
 
-def _run(plan: TriagePlan, store, entry, done_keys, options, registry, cancel, pause):
+def _warm_up(registry, entry, device: str) -> None:
+    """On a thread: import torch and, when the model is known, load it (the registry caches
+    it, so the run's own load finds it ready). A failure here is met again, and reported, by
+    that load."""
+
+    def load() -> None:
+        try:
+            if entry is None:
+                import torch  # noqa: F401
+            else:
+                registry.load(ref=entry.ref, device=device)
+        except Exception:
+            log.debug("loading ahead of the run failed", exc_info=True)
+
+    threading.Thread(target=load, name="medviewer-triage-warm-up", daemon=True).start()
+
+
+def _run(plan: TriagePlan, store, entry, done_keys, options, registry, cancel, pause, decoders):
     """The part after the scan: note what is skipped, then classify the queue."""
     from medviewer.triage.prefetch import Prefetcher
 
@@ -343,14 +369,12 @@ def _run(plan: TriagePlan, store, entry, done_keys, options, registry, cancel, p
         return summary
     from medviewer.ai.classifier import prepare_inputs
     from medviewer.ai.package import LoadedModel
-    from medviewer.dicom.decode_pool import DecoderPool
 
-    # the inputs are made on the loading thread, from the card alone (no network needed)
+    # the inputs are made on the loading threads from the model card alone (no weights needed)
     recipe = LoadedModel(manifest=entry.manifest, module=None, folder=entry.folder)
     prepare = partial(prepare_inputs, recipe)
-    decoders = DecoderPool()
     prefetch = Prefetcher(todo, lambda q: q.series, options.workers, prepare, decoders)
-    with decoders, prefetch as loads:
+    with prefetch as loads:
         model = registry.load(ref=entry.ref, device=options.device)
         summary.precision = resolve_precision(options.precision, model.device)
         summary.warnings.extend(registry.last_notices)

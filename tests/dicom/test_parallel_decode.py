@@ -134,3 +134,37 @@ def test_decoder_processes_take_gdcm_first_for_jpeg_2000_with_the_same_voxels(
     with volume_module.DecoderPool(workers=1) as pool:
         volume = volume_module.run_job(load_volume_iter(series, decoders=pool))
     assert np.array_equal(volume.array, truth.values)
+
+
+def _shape(result):
+    series = [(s.key, [r.path for r in s.slices]) for s in result.all_series()]
+    return sorted(series), sorted((k.path, k.code) for k in result.skipped)
+
+
+def test_headers_read_by_a_pool_give_the_same_scan(tmp_path, testdata):
+    """Many files (a pool reads them in chunks), a DICOMDIR (its files come after), junk."""
+    from medviewer.dicom import scan_iter
+    from medviewer.jobs import run_job
+
+    for k in range(3):
+        write_series(tmp_path / f"s{k}", n_slices=60, rows=8, cols=8, seed=k)
+    (tmp_path / "junk.txt").write_text("not DICOM")
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    dicomdir = testdata("dicomdirtests/DICOMDIR")
+    paths = [tmp_path, dicomdir]
+    plain = scan(paths)
+    with volume_module.DecoderPool(workers=2) as pool:
+        pooled = run_job(scan_iter(paths, pool=pool.executor()))
+        assert pool.executor()._processes  # it did the reading
+    assert _shape(pooled) == _shape(plain)
+    assert len(plain.all_series()) > 3
+
+    class Broken(concurrent.futures.ProcessPoolExecutor):
+        def map(self, *args, **kwargs):
+            raise concurrent.futures.process.BrokenProcessPool("worker died")
+
+    broken = Broken(max_workers=1)
+    try:
+        assert _shape(run_job(scan_iter(paths, pool=broken))) == _shape(plain)
+    finally:
+        broken.shutdown()
