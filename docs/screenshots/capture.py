@@ -46,6 +46,12 @@ def main() -> int:
         reading_shots(app, out)
         print("saved to", out)
         return 0
+    if "--network" in sys.argv:  # only the DICOM network's shots (starts an Orthanc)
+        from capture_network import network_shots
+
+        network_shots(app, out, wait)
+        print("saved to", out)
+        return 0
     if "--worklist-only" in sys.argv:  # only the triage worklist's shot
         worklist_shot(app, out)
         print("saved to", out)
@@ -55,6 +61,10 @@ def main() -> int:
     w = MainWindow()
     w.resize(1400, 900)
     w.show()
+    if "--sr-only" in sys.argv:  # only the AI dock's SR finding list
+        sr_shot(app, w, out)
+        print("saved to", out)
+        return 0
     if "--ai-only" in sys.argv:  # only the AI dock's heat-map shots
         w.actions["view.layout"].trigger()  # MPR, so that ai_shots' toggle returns to one plane
         ai_shots(app, w, out)
@@ -94,6 +104,7 @@ def main() -> int:
 
     reading_shots(app, out)
     ai_shots(app, w, out)
+    sr_shot(app, w, out)
     labeling_shot(app, w, out)
     finetune_shots(app, out, parent=w)
     worklist_shot(app, out)
@@ -222,6 +233,44 @@ def ai_shots(app, w, out: Path) -> None:
     w.viewer.primary.set_index(second)
     wait(app, lambda: bool(shown), 120)
     w.grab().save(str(out / "ai-attention-lesion.png"))
+
+
+def sr_shot(app, w, out: Path) -> None:
+    """The AI dock's finding list of a medviewer SR: the bundled model's result of the study
+    with synthetic lesions written as a Comprehensive SR into a copy of the study, the copy
+    opened, the second flagged slice clicked."""
+    import shutil
+
+    from medviewer.ai.classifier import predict
+    from medviewer.ai.registry import ModelRegistry
+    from medviewer.dicom import load_volume, scan
+    from medviewer.reports.common import write_objects
+    from medviewer.reports.sr import make_sr
+    from medviewer.resources import lesion_sample_dir
+
+    study = Path(tempfile.mkdtemp(prefix="mv-shots-sr-")) / "study"
+    shutil.copytree(lesion_sample_dir(), study / "images")
+    volume = load_volume(scan([str(study / "images")]).all_series()[0])
+    device = os.environ.get("MV_SHOT_DEVICE", "cpu")
+    model = ModelRegistry().load(modality=volume.modality, device=device)
+    write_objects([("sr", make_sr(volume, predict(model, volume)))], study / "results")
+    found = []
+    w.ai.reports.search_finished.connect(found.append)
+    w.open_paths([str(study)])
+    wait(app, lambda: bool(found), 120)
+    w.ai_dock.raise_()
+    w.messages_dock.hide()  # it lists the SR as a file without pixels
+    labels_shown = w.labeling_dock.isVisible()
+    w.labeling_dock.hide()  # the AI dock gets the height
+    box = w.ai.reports.box
+    rows = box.flagged_list.rows()
+    if len(rows) > 1:
+        box.flagged_list.setCurrentRow(1)
+        w.ai.reports.go_to(rows[1])
+    w.statusBar().clearMessage()
+    wait(app, lambda: not w.browser.thumbnails_pending(), 10)
+    w.grab().save(str(out / "ai-sr-findings.png"))
+    w.labeling_dock.setVisible(labels_shown)
 
 
 def labeling_shot(app, w, out: Path) -> None:

@@ -14,6 +14,7 @@ from medviewer.jobs import Progress
 from medviewer.qt import actions
 from medviewer.qt.ai import AIDock
 from medviewer.qt.commands import CommandsMixin
+from medviewer.qt.network import NetworkMenu
 from medviewer.qt.panels.labeling import LabelingDock
 from medviewer.qt.reading import compare, protocols
 from medviewer.qt.reading.area import ReadingArea
@@ -48,6 +49,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self._worker = None
         self._windows = []
         self._wanted_series: str | None = None
+        self.opened_paths: list[str] = []  # what the browser shows (the network adds to it)
 
         self.viewer = ViewerArea(self.session, self)
         self.reading = ReadingArea(self.viewer, layout_from_settings(settings), self)
@@ -81,6 +83,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.ai = AIDock(self)  # the "AI" dock and menu; no model is loaded until Run
         self.labeling = LabelingDock(self)  # the "Labels" dock and menu; the store opens lazily
         self.worklist = WorklistDock(self)  # the triage "Worklist" dock and menu
+        self.network = NetworkMenu(self)  # the "Network" menu and Query / Retrieve dock
 
         self.cursor_label = QtWidgets.QLabel()
         self.statusBar().addWidget(self.cursor_label, 1)
@@ -120,6 +123,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         paths = [os.fspath(p) for p in paths]
         self.cancel_job()
         self._wanted_series = series_key
+        self.opened_paths = list(paths)
         self.messages.clear()
         self.messages_dock.hide()
         for p in paths:
@@ -306,6 +310,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.ai.close()
         self.labeling.close()
         self.worklist.close()
+        self.network.close()
         self.browser.cancel_thumbnails()
         self.reading.close_viewports()
         self.viewer.set_cine(False)

@@ -1,4 +1,5 @@
-"""The menu bar's order: the docks' menus (AI, Labels, Worklist) go before Help."""
+"""The menu bar's order: the docks' menus (AI, Labels, Worklist) go before Help; Network
+goes before AI."""
 
 from __future__ import annotations
 
@@ -12,3 +13,12 @@ def add_before_help(bar: QtWidgets.QMenuBar, menu: QtWidgets.QMenu) -> None:
         bar.insertMenu(help_menu, menu)
     else:
         bar.addMenu(menu)
+
+
+def add_before(bar: QtWidgets.QMenuBar, menu: QtWidgets.QMenu, title: str) -> None:
+    """Put ``menu`` just before the menu called ``title`` (before Help when there is none)."""
+    found = next((a for a in bar.actions() if a.text().replace("&", "") == title), None)
+    if found is not None:
+        bar.insertMenu(found, menu)
+    else:
+        add_before_help(bar, menu)

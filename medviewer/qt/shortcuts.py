@@ -22,6 +22,7 @@ MEASURE = "Measurements"
 TOOLS = "Tools and help"
 AI = "AI"
 WORKLIST = "Worklist"
+NETWORK = "Network"
 LABELING = "Labeling"
 
 GROUPS: tuple[str, ...] = (
@@ -34,6 +35,7 @@ GROUPS: tuple[str, ...] = (
     MEASURE,
     AI,
     WORKLIST,
+    NETWORK,
     LABELING,
     TOOLS,
 )
@@ -189,6 +191,13 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "Open the row's series at its most suspicious slice, Grad-CAM heat map on",
         WORKLIST,
         mouse="Double-click / Enter on a worklist row",
+    ),
+    # Network
+    Shortcut(
+        "network.query",
+        "Ctrl+Shift+Q",
+        "Query / Retrieve: search a DICOM node and bring studies here",
+        NETWORK,
     ),
     # Labeling (the class keys are those of the default label set, headct-lesions)
     *(

@@ -1,7 +1,9 @@
 """Puts the AI dock into the main window: the right-hand "AI" dock holding an
-:class:`~medviewer.qt.ai.panel.AIPanel`, the "AI" menu (Run, Heat map, Fine-tune model…,
-Models…), the heat map on the primary plane or the side-by-side view, kept in step with the
-viewer, and the background warm-up of torch once a series is shown.
+:class:`~medviewer.qt.ai.panel.AIPanel`, the "AI" menu (Run, Heat map, Open AI result (DICOM
+SR)…, Save result as DICOM…, Send result to node, Fine-tune model…, Models…), the SR finding
+list and the series browser's "Send series to node", the heat map on the primary plane or
+the side-by-side view, kept in step with the viewer, and the background warm-up of torch
+once a series is shown.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from medviewer.jobs import Progress
 from medviewer.qt.ai.panel import AIPanel
@@ -55,9 +57,25 @@ class AIDock(QtCore.QObject):
         models = make_action("ai.models", w, lambda: self.show_models(), text="&Models…")
         w.actions["ai.finetune"] = finetune
         w.actions["ai.models"] = models
+        from medviewer.qt.ai.dicom_actions import ResultActions, SeriesSender
+        from medviewer.qt.ai.report_controller import ReportController
+
+        self.reports = ReportController(w, self.panel)  # SR finding list
+        self.results = ResultActions(w, self.panel)  # save / send the result as DICOM
+        self.series_sender = SeriesSender(w)  # the series browser's "Send series to node"
+        self.panel.run_button.clicked.connect(self.results.update_enabled)
+        open_sr = QtGui.QAction("&Open AI result (DICOM SR)…", w)
+        open_sr.setObjectName("ai.open_sr")
+        open_sr.triggered.connect(lambda: self.reports.open_report())
+        w.actions["ai.open_sr"] = open_sr
+        w.actions["ai.save_dicom"] = self.results.save_action
         menu = QtWidgets.QMenu("&AI", w)
         menu.addAction(run)
         menu.addAction(heat)
+        menu.addSeparator()
+        menu.addAction(open_sr)
+        menu.addAction(self.results.save_action)
+        menu.addMenu(self.results.send_menu)
         menu.addSeparator()
         menu.addAction(finetune)
         menu.addAction(models)
@@ -119,12 +137,15 @@ class AIDock(QtCore.QObject):
         self.dock.show()
         self.dock.raise_()
         self.panel.run()
+        self.results.update_enabled()
 
     def volume_started(self) -> None:
         """MainWindow: a new volume is current (its middle slice is ready)."""
         self.panel.set_volume_changed()
         self.panel.set_current_slice(self._index())
         self._sync_side()
+        self.results.volume_changed()
+        self.reports.volume_started()
 
     def volume_loaded(self) -> None:
         self.panel.set_current_slice(self._index())  # slices that were loading can be explained
@@ -226,6 +247,9 @@ class AIDock(QtCore.QObject):
 
     def close(self) -> None:
         self.panel.cancel_all()
+        self.reports.cancel()
+        self.results.cancel()
+        self.series_sender.cancel()
         if self.finetune_dialog is not None:
             self.finetune_dialog.cancel_all()
 

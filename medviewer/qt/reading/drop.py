@@ -70,6 +70,8 @@ class SeriesTree(QtWidgets.QTreeWidget):
     def __init__(self, key_role, parent=None) -> None:
         super().__init__(parent)
         self._key_role = key_role
+        self.menu_extensions: list[Callable[[QtWidgets.QMenu, str], None]] = []
+        """Called with (menu, series key) to add entries to a series' context menu."""
         self.setDragEnabled(True)
         self.setDragDropMode(QtWidgets.QAbstractItemView.DragDropMode.DragOnly)
         self.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
@@ -86,6 +88,8 @@ class SeriesTree(QtWidgets.QTreeWidget):
         menu = QtWidgets.QMenu(self)
         menu.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose, True)
         menu.addAction("Compare with &prior", lambda: self.compare_requested.emit(key))
+        for extend in self.menu_extensions:
+            extend(menu, key)
         return menu
 
     def _menu_requested(self, pos) -> None:
