@@ -240,5 +240,6 @@ def find_iter(
 
 
 def _found(result: FindResult) -> str:
-    what = "studies" if result.level == "STUDY" else "series"
-    return f"{len(result.matches)} {what} found on {result.node}"
+    n = len(result.matches)
+    what = ("study" if n == 1 else "studies") if result.level == "STUDY" else "series"
+    return f"{n} {what} found on {result.node}"
