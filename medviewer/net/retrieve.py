@@ -254,6 +254,50 @@ def _finish_status(node, status, identifier, result, what: str) -> None:
     )
 
 
+def _expected(status) -> int | None:
+    total = sum(
+        _count(status, f"NumberOf{k}Suboperations")
+        for k in ("Remaining", "Completed", "Failed", "Warning")
+    )
+    return total or None
+
+
+def _follow(node, assoc, responses, model, what, events, result, expected, cancel, check):
+    """Follow a C-GET's or C-MOVE's responses: one progress step per instance that arrived
+    (from ``events``), C-CANCEL when ``cancel`` is set, ``check(code, status)`` for a
+    final status that needs its own words; then the final status into ``result``."""
+    cancelled = False
+    final = None
+    for status, identifier in responses:
+        yield from _drain(events, result, expected)
+        if status is None or "Status" not in status:
+            raise NetError(
+                f"{what} from {node.describe()}: the association was aborted after "
+                f"{len(result.stored)} instance(s) (kept)",
+                "aborted",
+            )
+        code = int(status.Status)
+        if code == 0xFF00:
+            if expected is None:
+                expected = _expected(status)
+            if cancel is not None and cancel.cancelled and not cancelled:
+                assoc.send_c_cancel(1, query_model=model)
+                cancelled = True
+            continue
+        check(code, status)
+        final = (status, identifier)
+    yield from _drain(events, result, expected)
+    if cancelled or (cancel is not None and cancel.cancelled):
+        raise Cancelled(f"retrieve cancelled; {len(result.stored)} instance(s) kept")
+    if final is None:
+        raise NetError(
+            f"{what} from {node.describe()}: the node closed the association before the final "
+            f"answer; {len(result.stored)} instance(s) arrived and are kept",
+            "aborted",
+        )
+    _finish_status(node, *final, result, what)
+
+
 def _get(node, local, store, result, expected, cancel, timeout):
     from pynetdicom import evt
 
@@ -283,44 +327,14 @@ def _get(node, local, store, result, expected, cancel, timeout):
         if not any(c.abstract_syntax == GET for c in assoc.accepted_contexts):
             raise _NoGet(f"{node.describe()} does not offer C-GET")
         responses = assoc.send_c_get(_identifier(result.study_uid, result.series_uid), GET)
-        cancelled = False
-        final = None
-        for status, identifier in responses:
-            yield from _drain(events, result, expected)
-            if status is None or "Status" not in status:
-                raise NetError(
-                    f"retrieve from {node.describe()}: the association was aborted after "
-                    f"{len(result.stored)} instance(s) (kept)",
-                    "aborted",
-                )
-            code = int(status.Status)
-            if code == 0xFF00:
-                if expected is None:
-                    expected = (
-                        _count(status, "NumberOfRemainingSuboperations")
-                        + _count(status, "NumberOfCompletedSuboperations")
-                        + _count(status, "NumberOfFailedSuboperations")
-                        + _count(status, "NumberOfWarningSuboperations")
-                        + 1
-                        or None
-                    )
-                if cancel is not None and cancel.cancelled and not cancelled:
-                    assoc.send_c_cancel(1, query_model=GET)
-                    cancelled = True
-                continue
+
+        def refused(code: int, status) -> None:
             if code == 0x0122 and not result.stored:  # "SOP class not supported"
                 raise _NoGet(f"{node.describe()} refused C-GET ({status_words(status)})")
-            final = (status, identifier)
-        yield from _drain(events, result, expected)
-        if cancelled or (cancel is not None and cancel.cancelled):
-            raise Cancelled(f"retrieve cancelled; {len(result.stored)} instance(s) kept")
-        if final is None:
-            raise NetError(
-                f"retrieve from {node.describe()}: the node closed the association before the "
-                f"final answer; {len(result.stored)} instance(s) arrived and are kept",
-                "aborted",
-            )
-        _finish_status(node, *final, result, "retrieve")
+
+        yield from _follow(
+            node, assoc, responses, GET, "retrieve", events, result, expected, cancel, refused
+        )
     finally:
         if assoc.is_established:
             assoc.release()
@@ -361,22 +375,8 @@ def _move(node, local, store, result, receiver, expected, cancel, timeout):
             responses = assoc.send_c_move(
                 _identifier(result.study_uid, result.series_uid), local.ae_title, MOVE
             )
-            cancelled = False
-            final = None
-            for status, identifier in responses:
-                yield from _drain(events, result, expected)
-                if status is None or "Status" not in status:
-                    raise NetError(
-                        f"retrieve (C-MOVE) from {node.describe()}: the association was "
-                        f"aborted after {len(result.stored)} instance(s) (kept)",
-                        "aborted",
-                    )
-                code = int(status.Status)
-                if code == 0xFF00:
-                    if cancel is not None and cancel.cancelled and not cancelled:
-                        assoc.send_c_cancel(1, query_model=MOVE)
-                        cancelled = True
-                    continue
+
+            def unknown_destination(code: int, status) -> None:
                 if code == 0xA801:
                     raise NetError(
                         f"retrieve (C-MOVE) from {node.describe()}: the node does not know the "
@@ -385,20 +385,23 @@ def _move(node, local, store, result, receiver, expected, cancel, timeout):
                         "the node's list of DICOM nodes",
                         "calling_ae",
                     )
-                final = (status, identifier)
+
+            what = "retrieve (C-MOVE)"
+            yield from _follow(
+                node,
+                assoc,
+                responses,
+                MOVE,
+                what,
+                events,
+                result,
+                expected,
+                cancel,
+                unknown_destination,
+            )
         finally:
             if assoc.is_established:
                 assoc.release()
-        yield from _drain(events, result, expected)
-        if cancelled or (cancel is not None and cancel.cancelled):
-            raise Cancelled(f"retrieve cancelled; {len(result.stored)} instance(s) kept")
-        if final is None:
-            raise NetError(
-                f"retrieve (C-MOVE) from {node.describe()}: the node closed the association "
-                f"before the final answer; {len(result.stored)} instance(s) arrived and are kept",
-                "aborted",
-            )
-        _finish_status(node, *final, result, "retrieve (C-MOVE)")
     finally:
         receiver.on_event = previous
         if own is not None:

@@ -127,3 +127,11 @@ def test_a_node_that_dies_mid_transfer(pacs, tmp_path):
         assert "kept" in str(info.value)
     kept = list(store.root.rglob("*.dcm"))
     assert len(kept) >= 4 and _no_partial_files(store.root)
+
+
+def test_progress_knows_the_total_from_the_first_pending_answer(pacs, tmp_path):
+    series = pacs.series["native"]
+    store = StudyStore(tmp_path / "s", 10**9)
+    steps = []
+    run_job(retrieve_iter(pacs.node(), pacs.local(), store, series.study_uid), steps.append)
+    assert steps[-1].total == len(series.slices)

@@ -202,21 +202,14 @@ class ResultActions(QtCore.QObject):
         return True
 
     def _start(self, job, text: str, on_done, cancel: CancelToken | None = None) -> None:
-        current: dict = {}
-
-        def guard(callback):
-            def call(value):
-                if self.worker is not None and self.worker is current.get("worker"):
-                    callback(value)
-
-            return call
+        current = jobs.Current(self)
 
         self._say(text)
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.cancel_button.setVisible(cancel is not None)
-        current["worker"] = self.worker = jobs.start(
-            job, guard(self._progress), guard(on_done), guard(self._failed)
+        current.worker = self.worker = jobs.start(
+            job, current.guard(self._progress), current.guard(on_done), current.guard(self._failed)
         )
         self._cancel = cancel
         self.update_enabled()
@@ -296,22 +289,15 @@ class SeriesSender(QtCore.QObject):
             self._failed(str(exc))
             return False
         cancel = CancelToken()
-        current: dict = {}
-
-        def guard(callback):
-            def call(value):
-                if self.worker is not None and self.worker is current.get("worker"):
-                    callback(value)
-
-            return call
+        current = jobs.Current(self)
 
         what = ds.series_words(series)
         w.statusBar().showMessage(f"Sending {what} to {node.describe()}…")
-        current["worker"] = self.worker = jobs.start(
+        current.worker = self.worker = jobs.start(
             ds.send_series_iter(series, node, config.local.ae_title, cancel=cancel),
-            guard(lambda step: w.statusBar().showMessage(f"{what}: {step.message}")),
-            guard(self._done),
-            guard(self._failed),
+            current.guard(lambda step: w.statusBar().showMessage(f"{what}: {step.message}")),
+            current.guard(self._done),
+            current.guard(self._failed),
         )
         self._cancel = cancel
         return True

@@ -112,14 +112,7 @@ class ExplainController:
         from medviewer.ai.explain import explain_iter
 
         cancel = CancelToken()
-        current: dict = {}
-
-        def guard(callback):
-            def call(value):
-                if self.worker is not None and self.worker is current.get("worker"):
-                    callback(value)
-
-            return call
+        current = jobs.Current(self)
 
         def job():
             loaded = yield from self.loader.steps(request.ref, request.device)
@@ -138,11 +131,11 @@ class ExplainController:
 
         worker = jobs.start(
             job(),
-            on_progress=guard(lambda step: self._progress(request, step)),
-            on_done=guard(lambda expl: self._done(request, expl)),
-            on_error=guard(lambda message: self._failed(request, message)),
+            on_progress=current.guard(lambda step: self._progress(request, step)),
+            on_done=current.guard(lambda expl: self._done(request, expl)),
+            on_error=current.guard(lambda message: self._failed(request, message)),
         )
-        current["worker"] = self.worker = worker
+        current.worker = self.worker = worker
         self.running_request = request
         self._cancel = cancel
         worker.finished.connect(lambda w=worker: self._finished(w))

@@ -127,3 +127,25 @@ __all__ = [
     "guarded",
     "start",
 ]
+
+
+class Current:
+    """The callbacks of one job, made to fire only while that job is still ``owner.worker``:
+    the late results of a job that a newer one (or a reset) replaced are dropped.
+
+        current = Current(self)
+        current.worker = self.worker = start(job, current.guard(step), current.guard(done), ...)
+    """
+
+    def __init__(self, owner, attr: str = "worker") -> None:
+        self._owner = owner
+        self._attr = attr
+        self.worker = None
+
+    def guard(self, callback):
+        def call(value):
+            now = getattr(self._owner, self._attr, None)
+            if now is not None and now is self.worker:
+                callback(value)
+
+        return call

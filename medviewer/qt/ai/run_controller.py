@@ -60,22 +60,15 @@ class RunController:
         self._clear_plot()
         p.series_label.setText(self.results.running_text(ref))
         p.model_group.set_progress(status.progress_busy())
-        current: dict = {}
-
-        def guard(callback):
-            def call(value):
-                if self.worker is not None and self.worker is current.get("worker"):
-                    callback(value)
-
-            return call
+        current = jobs.Current(self)
 
         worker = jobs.start(
             self._job(ref, device, volume, first, cancel),
-            on_progress=guard(self._progress),
-            on_done=guard(self._done),
-            on_error=guard(self._failed),
+            on_progress=current.guard(self._progress),
+            on_done=current.guard(self._done),
+            on_error=current.guard(self._failed),
         )
-        current["worker"] = self.worker = worker
+        current.worker = self.worker = worker
         self._cancel = cancel
         p._update_enabled()
         return True

@@ -12,6 +12,7 @@ from PySide6 import QtCore
 
 from medviewer.jobs import CancelToken, Progress
 from medviewer.net.nodes import NodeError
+from medviewer.qt.docks import show_bottom_dock
 from medviewer.qt.network.query_panel import QueryPanel
 from medviewer.qt.network.retrievals import Retrieval
 from medviewer.qt.workers import start_job
@@ -73,12 +74,7 @@ class QueryDock(QtCore.QObject):
         self.config_changed()
 
     def show(self) -> None:
-        shown = self.dock.isVisible()
-        self.dock.show()
-        self.dock.raise_()
-        if not shown and not self.dock.isFloating() and self.dock.height() < MIN_HEIGHT:
-            self.window.resizeDocks([self.dock], [MIN_HEIGHT], QtCore.Qt.Orientation.Vertical)
-        self.panel.name_edit.setFocus()
+        show_bottom_dock(self.window, self.dock, MIN_HEIGHT, self.panel.name_edit)
 
     def toggle(self) -> None:
         if self.dock.isVisible():

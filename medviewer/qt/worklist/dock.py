@@ -15,6 +15,7 @@ import os
 
 from PySide6 import QtCore, QtWidgets
 
+from medviewer.qt.docks import show_bottom_dock
 from medviewer.qt.workers import start_job
 from medviewer.qt.worklist.menu import ask_other_model, build_menu
 from medviewer.qt.worklist.opener import RowOpener
@@ -91,12 +92,7 @@ class WorklistDock(QtCore.QObject):
         self._update_controls()
 
     def show(self) -> None:
-        shown = self.dock.isVisible()
-        self.dock.show()
-        self.dock.raise_()
-        if not shown and not self.dock.isFloating() and self.dock.height() < MIN_HEIGHT:
-            self.window.resizeDocks([self.dock], [MIN_HEIGHT], QtCore.Qt.Orientation.Vertical)
-        self.panel.table.setFocus()
+        show_bottom_dock(self.window, self.dock, MIN_HEIGHT, self.panel.table)
 
     # -- the rows -----------------------------------------------------------------------------
     def _refresh(self) -> None:
