@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from PySide6 import QtCore, QtWidgets
 
 from medviewer.dicom import ScanResult, Volume
+from medviewer.dicom.model import NO_PIXEL_DATA
 from medviewer.jobs import Progress
 from medviewer.qt import actions
 from medviewer.qt.ai import AIDock
@@ -184,7 +185,10 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self._worker = None
         self.browser.set_scan_result(result)
         for skipped in result.skipped:
-            self._message(f"Skipped {skipped.path}: {skipped.reason}", warning=True)
+            if skipped.code == NO_PIXEL_DATA:  # reports, key objects: not a fault of the file
+                self._message(f"Not an image, not shown: {skipped.path}: {skipped.reason}")
+            else:
+                self._message(f"Skipped {skipped.path}: {skipped.reason}", warning=True)
         try:
             series = self.session.default_series()
         except Exception as exc:

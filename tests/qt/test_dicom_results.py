@@ -71,6 +71,11 @@ def test_a_study_with_our_sr_shows_its_finding_list(qtbot, study):
     assert box.disclaimer_label.isVisible()
     assert box.source_label.toolTip() == str(study.sr_path)
     assert not box.choice.isVisible()  # one report: no choice to make
+    # the report is named in the Messages list as not an image, with no warning sign
+    items = [w.messages.item(i) for i in range(w.messages.count())]
+    notes = [i for i in items if str(study.sr_path) in i.text()]
+    assert len(notes) == 1 and notes[0].text().startswith("Not an image, not shown:")
+    assert notes[0].icon().isNull()
 
 
 def test_clicking_a_flagged_slice_shows_that_slice(qtbot, study):
