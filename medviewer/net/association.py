@@ -145,6 +145,17 @@ def associate(
     raise NetError(f"{what} with {node.describe()} failed: {words}", reason)
 
 
+def status_code(status, what: str, so_far: str) -> int:
+    """The DIMSE status code of an answer, or :class:`NetError` ("aborted") when there is
+    none: the association ended before the node answered. ``so_far`` says what was done by
+    then, e.g. "12 instance(s) arrived and are kept"."""
+    if status is None or "Status" not in status:
+        raise NetError(
+            f"{what}: the association ended before the node answered; {so_far}", "aborted"
+        )
+    return int(status.Status)
+
+
 def status_words(status) -> str:
     """A DIMSE status (dataset or int) as ``0xC000 (words)`` for messages."""
     code = getattr(status, "Status", status)

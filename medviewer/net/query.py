@@ -13,7 +13,13 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from medviewer.jobs import CancelToken, Job, Progress
-from medviewer.net.association import TIMEOUT_S, NetError, associate, status_words
+from medviewer.net.association import (
+    TIMEOUT_S,
+    NetError,
+    associate,
+    status_code,
+    status_words,
+)
 from medviewer.net.nodes import NodeError, RemoteNode
 
 FIND = "1.2.840.10008.5.1.4.1.2.2.1"  # Study Root Query/Retrieve Information Model - FIND
@@ -187,13 +193,9 @@ def find_iter(
         responses = assoc.send_c_find(_identifier(query, level), FIND)
         final = None
         for status, identifier in responses:
-            if status is None or "Status" not in status:
-                raise NetError(
-                    f"query of {node.describe()}: the node aborted or stopped answering after "
-                    f"{len(result.matches)} matches",
-                    "aborted",
-                )
-            code = int(status.Status)
+            code = status_code(
+                status, f"query of {node.describe()}", f"{len(result.matches)} matches came before"
+            )
             if code in (0xFF00, 0xFF01):
                 if identifier is not None:
                     page.append(_match(identifier, level))

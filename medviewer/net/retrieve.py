@@ -22,7 +22,7 @@ from pathlib import Path
 
 from medviewer.errors import Cancelled
 from medviewer.jobs import CancelToken, Job, Progress
-from medviewer.net.association import TIMEOUT_S, NetError, associate, status_words
+from medviewer.net.association import TIMEOUT_S, NetError, associate, status_code, status_words
 from medviewer.net.nodes import LocalNode, NodeError, RemoteNode
 from medviewer.net.storage import StoreError, StoreFull, StudyStore, check_uid
 
@@ -270,13 +270,11 @@ def _follow(node, assoc, responses, model, what, events, result, expected, cance
     final = None
     for status, identifier in responses:
         yield from _drain(events, result, expected)
-        if status is None or "Status" not in status:
-            raise NetError(
-                f"{what} from {node.describe()}: the association was aborted after "
-                f"{len(result.stored)} instance(s) (kept)",
-                "aborted",
-            )
-        code = int(status.Status)
+        code = status_code(
+            status,
+            f"{what} from {node.describe()}",
+            f"{len(result.stored)} instance(s) arrived and are kept",
+        )
         if code == 0xFF00:
             if expected is None:
                 expected = _expected(status)

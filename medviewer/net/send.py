@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medviewer.errors import Cancelled
 from medviewer.jobs import CancelToken, Job, Progress
-from medviewer.net.association import TIMEOUT_S, NetError, associate, status_words
+from medviewer.net.association import TIMEOUT_S, NetError, associate, status_code, status_words
 from medviewer.net.nodes import RemoteNode
 
 MAX_CONTEXTS = 128
@@ -112,13 +112,9 @@ def send_iter(
             except (AttributeError, ValueError, OSError) as exc:  # a file pynetdicom rejects
                 result.failures.append(f"{f}: could not be sent ({exc})")
                 continue
-            if status is None or "Status" not in status:
-                raise NetError(
-                    f"send to {node.describe()}: the association was aborted after "
-                    f"{result.sent} file(s) were taken",
-                    "aborted",
-                )
-            code = int(status.Status)
+            code = status_code(
+                status, f"send to {node.describe()}", f"{result.sent} file(s) were taken"
+            )
             if code == 0x0000 or 0xB000 <= code <= 0xBFFF:
                 result.sent += 1
             else:

@@ -77,9 +77,17 @@ def device_observer(model_name: str, version: str) -> ObserverContext:
     )
 
 
-def equipment(model_name: str, version: str) -> dict[str, object]:
-    """The General Equipment attributes of a new object (keywords of highdicom's classes)."""
+def new_object(kind: str, model_name: str) -> dict[str, object]:
+    """What every object medviewer writes shares (keywords of highdicom's classes): a new
+    series of its own (numbered by ``kind``: sr, pmap, ko) holding one new instance, our
+    private coding scheme, and the General Equipment naming medviewer and the model."""
     return {
+        "series_instance_uid": new_uid(),
+        "series_number": SERIES_NUMBERS[kind],
+        "sop_instance_uid": new_uid(),
+        "instance_number": 1,
+        "manufacturer": MANUFACTURER,
+        "coding_schemes": coding_schemes(),
         "manufacturer_model_name": f"medviewer classifier {model_name}"[:64],
         "software_versions": f"medviewer {__version__}",
     }

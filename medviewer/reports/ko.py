@@ -23,13 +23,9 @@ from medviewer.ai.findings import series_flagged_slices
 from medviewer.dicom.volume import Volume
 from medviewer.reports.common import (
     DISCLAIMER,
-    MANUFACTURER,
-    SERIES_NUMBERS,
     ReportError,
-    coding_schemes,
     device_observer,
-    equipment,
-    new_uid,
+    new_object,
     read_object,
     source_slices,
     unique_headers,
@@ -86,14 +82,8 @@ def make_ko(volume: Volume, prediction: SeriesPrediction) -> Dataset:
         return KeyObjectSelectionDocument(
             evidence=unique_headers(sources),
             content=content,
-            series_instance_uid=new_uid(),
-            series_number=SERIES_NUMBERS["ko"],
-            sop_instance_uid=new_uid(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
             series_description="medviewer flagged slices (research use only)",
-            coding_schemes=coding_schemes(),
-            **equipment(prediction.model, prediction.version),
+            **new_object("ko", prediction.model),
         )
     except (ValueError, TypeError) as exc:
         raise ReportError(

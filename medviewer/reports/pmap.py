@@ -33,15 +33,11 @@ from medviewer.ai.explain_methods import METHOD_LABELS, METHODS
 from medviewer.dicom.volume import Volume
 from medviewer.reports.common import (
     DISCLAIMER,
-    MANUFACTURER,
     NO_UNITS,
-    SERIES_NUMBERS,
     ReportError,
     code,
-    coding_schemes,
     concept_of,
-    equipment,
-    new_uid,
+    new_object,
     read_object,
     source_slices,
 )
@@ -215,11 +211,6 @@ def make_pmap(
         pmap = ParametricMap(
             source_images=[src.header],
             pixel_array=values,
-            series_instance_uid=new_uid(),
-            series_number=SERIES_NUMBERS["pmap"],
-            sop_instance_uid=new_uid(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
             device_serial_number=sha256[:64] or "unknown",  # the exact weights: the "device"
             contains_recognizable_visual_features=False,
             real_world_value_mappings=[_value_mapping(info)],
@@ -228,9 +219,8 @@ def make_pmap(
             content_description=f"{info.method_label} for {target}: {DISCLAIMER}"[:64],
             content_creator_name=None,
             series_description=f"medviewer {info.method_label} (research use only)"[:64],
-            coding_schemes=coding_schemes(),
             **geometry,
-            **equipment(model, version),
+            **new_object("pmap", model),
         )
     except (ValueError, TypeError) as exc:
         raise ReportError(

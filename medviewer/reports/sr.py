@@ -49,16 +49,12 @@ from medviewer.ai.findings import normal_class, series_flagged_slices
 from medviewer.dicom.volume import Volume
 from medviewer.labels.schema import Annotation, Region
 from medviewer.reports.common import (
-    MANUFACTURER,
     NO_UNITS,
-    SERIES_NUMBERS,
     SOURCE,
     ReportError,
     SourceSlice,
-    coding_schemes,
     device_observer,
-    equipment,
-    new_uid,
+    new_object,
     source_slices,
     unique_headers,
 )
@@ -279,15 +275,9 @@ def build_sr(report: ClassifierReport, sources: Sequence[SourceSlice]) -> Datase
         return ComprehensiveSR(
             evidence=unique_headers(sources),
             content=content_tree(report),
-            series_instance_uid=new_uid(),
-            series_number=SERIES_NUMBERS["sr"],
-            sop_instance_uid=new_uid(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
             is_complete=True,
             series_description="medviewer AI result (research use only)",
-            coding_schemes=coding_schemes(),
-            **equipment(report.model, report.version),
+            **new_object("sr", report.model),
         )
     except (ValueError, TypeError) as exc:
         raise ReportError(

@@ -50,3 +50,19 @@ def pacs(tmp_path_factory):
         server.upload(folders.values())
         series = {name: scan([str(f)]).all_series()[0] for name, f in folders.items()}
         yield Pacs(server, receiver_port, folders, series)
+
+
+class CancelAfter:
+    """An ``on_progress`` callback that records the steps and sets ``token`` at the n-th."""
+
+    def __init__(self, n: int) -> None:
+        from medviewer.jobs import CancelToken
+
+        self.n = n
+        self.token = CancelToken()
+        self.steps: list = []
+
+    def __call__(self, step) -> None:
+        self.steps.append(step)
+        if len(self.steps) == self.n:
+            self.token.cancel()

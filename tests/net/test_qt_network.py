@@ -28,14 +28,9 @@ def _pyqtgraph_config():
 
 
 def _window(qtbot):
-    from medviewer.qt.main_window import MainWindow
+    from tests.qt.dicom_results_study import new_window
 
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return new_window(qtbot)
 
 
 @pytest.fixture

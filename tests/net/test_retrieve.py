@@ -8,11 +8,12 @@ import pytest
 
 from medviewer.dicom import load_volume, scan
 from medviewer.errors import Cancelled
-from medviewer.jobs import CancelToken, run_job
+from medviewer.jobs import run_job
 from medviewer.net.association import NetError
 from medviewer.net.retrieve import retrieve_iter
 from medviewer.net.storage import StudyStore
 from medviewer.testing.orthanc import OrthancServer, free_port
+from tests.net.conftest import CancelAfter
 
 
 def _volume(folder):
@@ -79,14 +80,8 @@ def test_sub_operations_that_fail_are_reported_one_by_one_and_the_rest_kept(pacs
 def test_cancel_keeps_what_arrived(pacs, tmp_path):
     series = pacs.series["sample"]
     store = StudyStore(tmp_path / "s", 10**9)
-    token = CancelToken()
-    seen = []
-
-    def cancel_after_five(step):
-        seen.append(step)
-        if len(seen) == 5:
-            token.cancel()
-
+    cancel_after_five = CancelAfter(5)
+    token = cancel_after_five.token
     job = retrieve_iter(pacs.node(), pacs.local(), store, series.study_uid, cancel=token)
     with pytest.raises(Cancelled, match="instance\\(s\\) kept"):
         run_job(job, cancel_after_five)

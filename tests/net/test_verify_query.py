@@ -11,12 +11,13 @@ import pytest
 from pydicom.uid import generate_uid
 
 from medviewer.errors import Cancelled
-from medviewer.jobs import CancelToken, run_job
+from medviewer.jobs import run_job
 from medviewer.net.association import NetError
 from medviewer.net.nodes import NodeError, RemoteNode
 from medviewer.net.query import Query, find_iter
 from medviewer.net.verify import echo
 from medviewer.testing.orthanc import OrthancServer, free_port
+from tests.net.conftest import CancelAfter
 
 
 def test_echo_ok(pacs):
@@ -138,13 +139,8 @@ def test_thousands_of_matches_come_in_pages_stop_at_the_limit_and_cancel(crowded
     assert len(limited.matches) == 300 and limited.truncated
     assert "stopped at 300" in limited.message
 
-    token = CancelToken()
-    pages = []
-
-    def cancel_after_two(step):
-        pages.append(step)
-        if len(pages) == 2:
-            token.cancel()
+    cancel_after_two = CancelAfter(2)
+    token, pages = cancel_after_two.token, cancel_after_two.steps
 
     with pytest.raises(Cancelled):
         run_job(find_iter(node, "MEDVIEWER", Query(), cancel=token), cancel_after_two)

@@ -9,14 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from tests.flag_models import FLAG_MODEL, FLAGGED, SIZE, N, lesion_values, make_models
 
-from tests.ai.conftest import known_answer_state
-
-FLAG_MODEL = "tiny-flag:1.0.0"
-FLAGGED = [4, 3, 5, 2]
-"""The slices FLAG_MODEL flags in the lesion series, most suspicious first."""
-N, SIZE = 8, 48
 STUDY_UID = "1.2.826.0.1.3680043.8.498.4242"
 LESION_SERIES_UID = STUDY_UID + ".1"
 OTHER_SERIES_UID = STUDY_UID + ".2"
@@ -30,32 +24,6 @@ class SrStudy:
     sr_path: Path
     volume: object
     prediction: object
-
-
-def make_models(root: Path) -> Path:
-    """``root/tiny-flag/1.0.0``: flags the dense slices of the lesion series."""
-    from medviewer.testing.tiny_model import make_package
-
-    name, version = FLAG_MODEL.split(":")
-    make_package(
-        root / name / version,
-        name=name,
-        version=version,
-        classes=("normal", "lesion"),
-        state_dict=known_answer_state(4.0, (2.0, -1.0)),
-    )
-    return root
-
-
-def lesion_values() -> np.ndarray:
-    from medviewer.testing.synthetic import head_phantom
-
-    hu = head_phantom(N, SIZE, SIZE, seed=3).astype(np.float64)
-    yy, xx = np.mgrid[:SIZE, :SIZE]
-    blob = (yy - SIZE * 0.45) ** 2 + (xx - SIZE * 0.5) ** 2 < (SIZE * 0.3) ** 2
-    for k in (3, 4, 5):
-        hu[k][blob] = 3000.0
-    return hu
 
 
 def make_study(root: Path, models: Path, with_sr: bool = True) -> SrStudy:
@@ -116,3 +84,6 @@ def run_model(qtbot, w, ref: str = FLAG_MODEL):
         w.actions["ai.run"].trigger()
     assert blocker.args[0] is not None, panel.messages()
     return blocker.args[0]
+
+
+__all__ = ["FLAG_MODEL", "FLAGGED", "N", "SIZE", "lesion_values", "make_models"]

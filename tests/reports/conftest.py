@@ -8,29 +8,19 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.ai.conftest import known_answer_state
+from tests.flag_models import FLAG_MODEL, FLAGGED, NONE_MODEL, SIZE, N, lesion_values, make_models
 
-FLAG_MODEL = "tiny-flag:1.0.0"
-"""Flags slices 4, 3, 5, 2 of :func:`series_dir` (most suspicious first)."""
-NONE_MODEL = "tiny-none:1.0.0"
-"""Flags no slice: every slice's top class is "normal"."""
-FLAGGED = [4, 3, 5, 2]
-N, SIZE = 8, 48
+__all__ = ["FLAG_MODEL", "FLAGGED", "N", "NONE_MODEL", "SIZE"]
 
 
 @pytest.fixture(scope="session")
 def series_dir(tmp_path_factory) -> Path:
     """8 slices of 48 x 48: a head phantom with a very dense disc in slices 3..5."""
-    from medviewer.testing.synthetic import head_phantom, write_series
+    from medviewer.testing.synthetic import write_series
 
-    hu = head_phantom(N, SIZE, SIZE, seed=3).astype(np.float64)
-    yy, xx = np.mgrid[:SIZE, :SIZE]
-    blob = (yy - SIZE * 0.45) ** 2 + (xx - SIZE * 0.5) ** 2 < (SIZE * 0.3) ** 2
-    for k in (3, 4, 5):
-        hu[k][blob] = 3000.0
+    hu = lesion_values()
     folder = tmp_path_factory.mktemp("reports-ct") / "series"
     write_series(folder, hu=hu)
     return folder
@@ -38,19 +28,7 @@ def series_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory) -> Path:
-    from medviewer.testing.tiny_model import make_package
-
-    root = tmp_path_factory.mktemp("reports-models")
-    for ref, bias in ((FLAG_MODEL, (2.0, -1.0)), (NONE_MODEL, (10.0, -1.0))):
-        name, version = ref.split(":")
-        make_package(
-            root / name / version,
-            name=name,
-            version=version,
-            classes=("normal", "lesion"),
-            state_dict=known_answer_state(4.0, bias),
-        )
-    return root
+    return make_models(tmp_path_factory.mktemp("reports-models"), (FLAG_MODEL, NONE_MODEL))
 
 
 @pytest.fixture(autouse=True)

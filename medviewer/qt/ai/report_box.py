@@ -89,7 +89,7 @@ class ReportBox(QtWidgets.QGroupBox):
         self.message_label.setStyleSheet("QLabel { color: #ffb74d; }")
         self.disclaimer_label = _label("aiReportDisclaimer")
         self.disclaimer_label.setStyleSheet("QLabel { color: #ffb74d; font-weight: bold; }")
-        for w in (
+        self._details = (  # what a report shows, hidden for an SR that is not ours
             self.title_label,
             self.weights_label,
             self.series_label,
@@ -97,9 +97,8 @@ class ReportBox(QtWidgets.QGroupBox):
             self.flagged_list,
             self.regions_label,
             self.regions_list,
-            self.message_label,
-            self.disclaimer_label,
-        ):
+        )
+        for w in (*self._details, self.message_label, self.disclaimer_label):
             v.addWidget(w)
         bottom = QtWidgets.QHBoxLayout()
         self.source_label = _label("aiReportSource")
@@ -148,15 +147,7 @@ class ReportBox(QtWidgets.QGroupBox):
 
     def show_error(self, message: str, source: str) -> None:
         """An SR that is not ours (or cannot be read): only the message."""
-        for w in (
-            self.title_label,
-            self.weights_label,
-            self.series_label,
-            self.flagged_label,
-            self.flagged_list,
-            self.regions_label,
-            self.regions_list,
-        ):
+        for w in self._details:
             w.setVisible(False)
         self.flagged_list.clear()
         self.regions_list.clear()
