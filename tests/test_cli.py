@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from medviewer.cli import main
+from tests.cli_run import run_cli
 from tests.dicom.stacks import write_stack
 
 ORIENTATIONS = {"axial", "coronal", "sagittal", "oblique", "unknown"}
@@ -510,3 +511,16 @@ def test_labels_import_checks_uids_against_studies(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["imported"] == 1
     assert report["skipped"] == [{"line": 3, "reason": "series 1.2.3 is not in the open studies"}]
+
+
+def test_openmp_threads_sleep_while_waiting_unless_the_user_chose(monkeypatch, capsys):
+    """Spinning OpenMP threads took a core from the decoders in a triage run: the command
+    line asks them to sleep before anything imports torch, and keeps a policy set by the
+    user."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and "medviewer" in out
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    run_cli(capsys, "--version")
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

@@ -252,7 +252,7 @@ def prepare_inputs(model: LoadedModel, volume: Volume) -> PreparedInputs:
         values, cleaned = _slice_values(volume, k)
         if cleaned:
             bad.add(k)
-        out[k] = model.preprocess(values, invert=volume.invert)
+        model.preprocess(values, invert=volume.invert, out=out[k])
     return PreparedInputs(out, frozenset(bad))
 
 

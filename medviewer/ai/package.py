@@ -104,44 +104,55 @@ class LoadedModel:
         return np.random.default_rng(0).random(shape, dtype=np.float32)
 
     # -- preprocessing ------------------------------------------------------------------------
-    def preprocess(self, values: np.ndarray, *, invert: bool = False) -> np.ndarray:
+    def preprocess(
+        self, values: np.ndarray, *, invert: bool = False, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """One slice (rows, cols[, 3]) -> float32 (channels, H, W) exactly as the model sees it.
 
         CT windows map HU to [0, 1] per channel; percentile normalisation maps the slice's own
         low/high percentiles to [0, 1]. Colour is reduced to luminance unless the model takes 3
         channels of percentile input. MONOCHROME1 is inverted when the card asks for it. The
         slice is resized (bilinear, no crop) to the input size; :meth:`to_slice` undoes it.
+        ``out``: a float32 (channels, H, W) array to write into (returned).
         """
-        import torch
-        import torch.nn.functional as F  # noqa: N812
-
         m = self.manifest
         pre = m.preprocessing
         arr = np.asarray(values, dtype=np.float32)
         if arr.ndim == 3 and not (pre.kind == "percentile" and m.channels == 3):
             arr = arr @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if out is None:
+            out = np.empty((m.channels, *m.input_size), dtype=np.float32)
         if arr.ndim == 2 and pre.kind == "ct_windows":
-            # in place, plane by plane: the same float32 operations as
-            # clip((arr - low) / width, 0, 1), without a temporary array per step
-            stack = np.empty((len(pre.windows), *arr.shape), dtype=np.float32)
-            for plane, (c, w) in zip(stack, pre.windows):
-                np.subtract(arr, c - w / 2.0, out=plane)
-                np.divide(plane, w, out=plane)
-                np.clip(plane, 0.0, 1.0, out=plane)
-                if invert and pre.invert_monochrome1:
-                    np.subtract(1.0, plane, out=plane)
-        elif arr.ndim == 2:
+            return self._ct_windows(arr, invert and pre.invert_monochrome1, out)
+        if arr.ndim == 2:
             planes = [self._percentile(arr)]
             if invert and pre.invert_monochrome1:
                 planes = [1.0 - p for p in planes]
             stack = np.stack(planes)
         else:
             stack = np.stack([self._percentile(arr[..., c]) for c in range(3)])
-        if stack.shape[0] == 1 and m.channels == 3:
-            stack = np.repeat(stack, 3, axis=0)
-        tensor = torch.from_numpy(np.ascontiguousarray(stack))[None]
-        resized = F.interpolate(tensor, size=m.input_size, mode="bilinear", align_corners=False)
-        return resized[0].numpy()
+        _resize_into(stack, out[: len(stack)])
+        out[len(stack) :] = out[0]  # one plane for a 3-channel network: repeated
+        return out
+
+    def _ct_windows(self, arr: np.ndarray, invert: bool, out: np.ndarray) -> np.ndarray:
+        """The CT windows of one slice, resized into ``out``. Each window is computed in
+        place, plane by plane (the same float32 operations as clip((arr - low) / width, 0, 1)
+        without a temporary array per step), straight into ``out`` when the slice already has
+        the input size."""
+        windows = self.manifest.preprocessing.windows
+        direct = arr.shape == out.shape[1:]
+        planes = out if direct else np.empty((len(windows), *arr.shape), dtype=np.float32)
+        for plane, (c, w) in zip(planes, windows):
+            np.subtract(arr, c - w / 2.0, out=plane)
+            np.divide(plane, w, out=plane)
+            np.clip(plane, 0.0, 1.0, out=plane)
+            if invert:
+                np.subtract(1.0, plane, out=plane)
+        if not direct:
+            _resize_into(planes[: len(windows)], out[: len(windows)])
+        out[len(windows) :] = out[0]  # one window for a 3-channel network: repeated
+        return out
 
     def _percentile(self, arr: np.ndarray) -> np.ndarray:
         pre = self.manifest.preprocessing
@@ -158,6 +169,32 @@ class LoadedModel:
         t = torch.from_numpy(np.ascontiguousarray(heat, dtype=np.float32))[None, None]
         out = F.interpolate(t, size=tuple(shape), mode="bilinear", align_corners=False)
         return out[0, 0].numpy()
+
+
+def _resize_into(planes: np.ndarray, out: np.ndarray) -> None:
+    """Bilinear resize (half-pixel centres, no antialiasing: torch's ``interpolate(...,
+    mode="bilinear", align_corners=False)``) of float32 ``planes`` (c, rows, cols) into
+    ``out`` (c, H, W). The same size is copied; exactly twice the size (a 512 x 512 slice for a
+    256 x 256 network) is the mean of each 2 x 2 block, which is what bilinear sampling at
+    half-pixel centres gives there, summed in the same order, without torch's general kernel."""
+    rows, cols = planes.shape[1:]
+    h, w = out.shape[1:]
+    if (rows, cols) == (h, w):
+        out[...] = planes
+    elif (rows, cols) == (2 * h, 2 * w):
+        tmp = np.empty((h, w), dtype=np.float32)
+        for src, dst in zip(planes, out):
+            np.add(src[0::2, 0::2], src[0::2, 1::2], out=dst)
+            np.add(src[1::2, 0::2], src[1::2, 1::2], out=tmp)
+            np.add(dst, tmp, out=dst)
+            np.multiply(dst, 0.25, out=dst)
+    else:
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+
+        tensor = torch.from_numpy(np.ascontiguousarray(planes))[None]
+        resized = F.interpolate(tensor, size=(h, w), mode="bilinear", align_corners=False)
+        out[...] = resized[0].numpy()
 
 
 def _instrumented(module) -> bool:

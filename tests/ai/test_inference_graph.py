@@ -133,3 +133,67 @@ def test_predictions_equal_the_unfolded_network(tiny_model, ct_volume):
     for a, b in zip(fast.slices, plain.slices):
         assert a.probabilities == pytest.approx(b.probabilities, abs=1e-6)
     assert np.isfinite([p for s in fast.slices for p in s.probabilities.values()]).all()
+
+
+def _evidence_net():
+    torch.manual_seed(0)
+    net = build("lesion_evidence", 3, 3).eval()
+    _randomise_batchnorm(net)
+    return net
+
+
+def test_relu_and_residual_sums_are_fused_into_the_convolutions_on_the_cpu():
+    from medviewer.ai.inference_graph import FusedConv, FusedResidual
+
+    net = _evidence_net()
+    x = torch.rand(2, 3, 96, 96)
+    fast, what = inference_copy(net, x)
+    assert what.endswith("ReLU fused")
+    fused = int(what.split(", ")[-1].split()[0])
+    # 2 stem convolutions, fuse.mix and 5 residual blocks
+    assert fused == 8
+    assert sum(isinstance(m, FusedResidual) for m in fast.modules()) == 5
+    assert not any(isinstance(m, nn.ReLU) for m in fast.modules())
+    # and the 2 shortcut convolutions (the blocks that change width)
+    assert sum(isinstance(m, FusedConv) for m in fast.modules()) == 3 + 2 * 5 + 2
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), net(x), rtol=1e-4, atol=1e-4)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got, want = fast(x), net(x)
+        # bfloat16 in and out, like an autocast convolution; within bfloat16 rounding
+        assert got.dtype == want.dtype
+        assert float((got.float() - want.float()).abs().max()) < 0.05 * (
+            float(want.float().abs().max()) + 1
+        )
+        # a bfloat16 input without autocast runs the bfloat16 weights too
+        assert fast.stem(x.to(torch.bfloat16)).dtype == torch.bfloat16
+
+
+def test_without_the_fused_operator_or_with_a_wrong_one_the_copy_runs_unfused(monkeypatch):
+    from medviewer.ai import inference_graph
+    from medviewer.ai.inference_graph import FusedConv
+
+    net = _evidence_net()
+    x = torch.rand(2, 3, 64, 64)
+    monkeypatch.setattr(inference_graph, "_pointwise_ops", lambda: None)
+    fast, what = inference_copy(net, x)
+    assert "fused" not in what and not any(isinstance(m, FusedConv) for m in fast.modules())
+    monkeypatch.undo()
+
+    real = FusedConv.forward
+
+    def off_by_a_bit(self, x, add=None):
+        return real(self, x, add) * 1.01  # what a changed operator might do
+
+    monkeypatch.setattr(FusedConv, "forward", off_by_a_bit)
+    fast, what = inference_copy(net, x)
+    assert "fused" not in what and what.startswith("15 BatchNorm folded")
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), net(x), rtol=1e-4, atol=1e-4)
+
+    def refused(self, x, add=None):
+        raise RuntimeError("mkldnn_convolution_pointwise: unsupported")
+
+    monkeypatch.setattr(FusedConv, "forward", refused)
+    fast, what = inference_copy(net, x)
+    assert "fused" not in what

@@ -188,6 +188,27 @@ def test_ct_windows_per_channel_and_resize(tiny_model):
     np.testing.assert_allclose(small[0], 0.5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(128, 128), (100, 90), (64, 64), (128, 64)])
+def test_resizing_is_torch_bilinear_also_on_the_shortcut_for_twice_the_size(tiny_model, shape):
+    """A slice of exactly twice the input size takes a 2 x 2 mean shortcut instead of torch's
+    kernel: the same bilinear values (to float32 rounding), written into ``out`` if given."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    rng = np.random.default_rng(3)
+    hu = rng.integers(-1024, 2000, shape).astype(np.int16)
+    hu[: shape[0] // 3] = rng.integers(-20, 120, (shape[0] // 3, shape[1]))  # inside the windows
+    windows = tiny_model.manifest.preprocessing.windows
+    planes = np.stack([_window(hu.astype(np.float32), c, w) for c, w in windows]).astype(np.float32)
+    want = F.interpolate(torch.from_numpy(planes)[None], size=(64, 64), mode="bilinear")[0]
+    out = np.full((3, 64, 64), np.nan, dtype=np.float32)
+    got = tiny_model.preprocess(hu, out=out)
+    assert got is out
+    np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=3e-7)
+    # the same call twice gives the same bits
+    assert np.array_equal(tiny_model.preprocess(hu), got)
+
+
 def test_monochrome1_is_inverted(tiny_model):
     flat = np.full((32, 32), 40, dtype=np.int16)
     np.testing.assert_allclose(
