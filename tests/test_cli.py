@@ -524,3 +524,19 @@ def test_openmp_threads_sleep_while_waiting_unless_the_user_chose(monkeypatch, c
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     run_cli(capsys, "--version")
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_a_reader_that_stops_reading_gets_no_error_message(study):
+    """``medviewer inspect --json ... | head -c 1``: the pipe closes before the output is
+    written; the command ends quietly (exit 1, nothing on stderr), not with an "unexpected
+    error" or a traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medviewer", "inspect", "--json", str(study[0])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert err.strip() == "", err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 from medviewer.errors import MedviewerError
@@ -59,6 +60,16 @@ def print_json(obj) -> None:
     sys.stdout.write("\n")
 
 
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so flushing it at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout (tests)
+        pass
+
+
 def run_handler(args) -> int:
     """Run the parsed command's handler; any failure becomes one line on stderr and its exit
     code (details in the log, and on stderr with ``-v``)."""
@@ -73,6 +84,11 @@ def run_handler(args) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("medviewer: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # whoever read the output stopped reading (``medviewer ... --json | head``): the work
+        # is done and stored, there is just no one left to tell
+        _stdout_to_devnull()
         return EXIT_FAILED
     except Exception as exc:  # last line of defence: one line, details only with -v
         log.debug("unexpected failure", exc_info=True)
