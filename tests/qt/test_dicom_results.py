@@ -256,3 +256,52 @@ def test_saving_is_offered_only_for_a_result_of_the_series_shown(qtbot, study):
     assert not w.ai.results.save_action.isEnabled()
     assert not w.ai.results.save()
     assert "Run the classifier" in w.ai.results.status_label.text()
+
+
+def test_a_series_send_shows_its_progress_and_can_be_cancelled(qtbot, study, monkeypatch):
+    """The send job (the real one is tested against Orthanc in tests/net) is replaced by one
+    that sends one file and then waits for its cancel token, as ``send_iter`` checks it
+    between files: the status bar shows the progress and a Cancel button, the series menu
+    offers "Cancel sending …", and cancelling says what the node kept."""
+    import time
+
+    from medviewer.errors import Cancelled
+    from medviewer.jobs import Progress
+    from medviewer.net.nodes import NetConfig, RemoteNode, save_config
+    from medviewer.session import dicom_send as ds
+
+    save_config(NetConfig(nodes=[RemoteNode("PACS", "PACS", "127.0.0.1", 11112)]))
+
+    def one_file_then_wait(series, node, calling_ae, cancel=None):
+        n = len(series.slices)
+        yield Progress(0, n, f"sending {n} file(s) to {node.name}")
+        yield Progress(1, n, "1 file sent")
+        deadline = time.monotonic() + 30
+        while not cancel.cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise Cancelled("send cancelled after 1 file(s)")
+
+    monkeypatch.setattr(ds, "send_series_iter", one_file_then_wait)
+    w = open_window(qtbot, study.folder)
+    sender = w.ai.series_sender
+    other = next(s for s in w.session.scan_result.all_series() if s.series_uid == OTHER_SERIES_UID)
+    assert sender.send(other.key, "PACS")
+    assert not sender.send(other.key, "PACS")  # one send at a time
+    qtbot.waitUntil(lambda: sender.progress.value() == 1, timeout=10_000)
+    assert not sender.progress.isHidden() and not sender.cancel_button.isHidden()
+    assert sender.progress.maximum() == len(other.slices)
+    menu = w.browser.tree.series_menu(other.key)
+    texts = [a.text() for a in menu.actions()]
+    [cancel_text] = [t for t in texts if t.startswith("Cancel sending ")]
+    assert cancel_text == f"Cancel sending {ds.series_words(other)} to PACS"
+    assert not any(a.menu() is not None for a in menu.actions())  # no second send offered
+
+    with qtbot.waitSignal(sender.cancelled, timeout=10_000) as blocker:
+        sender.cancel_button.click()
+    text = blocker.args[0]
+    assert text.endswith("was cancelled; the 1 file(s) it took before stay there"), text
+    assert sender.progress.isHidden() and sender.cancel_button.isHidden()
+    assert sender.worker is None
+    assert w.messages.item(w.messages.count() - 1).text() == text
+    again = w.browser.tree.series_menu(other.key)
+    assert any(a.menu() is not None for a in again.actions())  # the node list is back

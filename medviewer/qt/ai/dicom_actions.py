@@ -252,23 +252,37 @@ class ResultActions(QtCore.QObject):
 
 
 class SeriesSender(QtCore.QObject):
-    """The series browser's "Send series to node ▸ NODE" (one send at a time)."""
+    """The series browser's "Send series to node ▸ NODE" (one send at a time). While a send
+    runs, the status bar shows its progress and a Cancel button, and the series menu offers
+    "Cancel sending …" in place of the node list."""
 
     sent = QtCore.Signal(object)
     failed = QtCore.Signal(str)
+    cancelled = QtCore.Signal(str)
 
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
         self.worker = None
         self._cancel: CancelToken | None = None
+        self._what = self._node = ""
+        self._done_files = 0
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QtWidgets.QToolButton()
+        self.cancel_button.setText("Cancel send")
+        self.cancel_button.clicked.connect(self.cancel)
+        for widget in (self.progress, self.cancel_button):
+            widget.setVisible(False)
+            window.statusBar().addPermanentWidget(widget)
         window.browser.tree.menu_extensions.append(self.extend_menu)
 
     def extend_menu(self, menu: QtWidgets.QMenu, key: str) -> None:
-        sub = menu.addMenu("&Send series to node")
-        sub.setEnabled(self.worker is None)
         if self.worker is not None:
-            sub.setTitle("Send series to node (a send is running)")
+            menu.addAction(f"Cancel sending {self._what} to {self._node}", self.cancel)
+            return
+        sub = menu.addMenu("&Send series to node")
         sub.aboutToShow.connect(
             lambda: fill_node_menu(sub, self.window, lambda name: self.send(key, name))
         )
@@ -291,40 +305,61 @@ class SeriesSender(QtCore.QObject):
         cancel = CancelToken()
         current = jobs.Current(self)
 
-        what = ds.series_words(series)
-        w.statusBar().showMessage(f"Sending {what} to {node.describe()}…")
+        self._what, self._node, self._done_files = ds.series_words(series), node.name, 0
+        w.statusBar().showMessage(f"Sending {self._what} to {node.describe()}…")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
         current.worker = self.worker = jobs.start(
             ds.send_series_iter(series, node, config.local.ae_title, cancel=cancel),
-            current.guard(lambda step: w.statusBar().showMessage(f"{what}: {step.message}")),
+            current.guard(self._progress),
             current.guard(self._done),
             current.guard(self._failed),
         )
         self._cancel = cancel
         return True
 
-    def _done(self, sent: ds.Sent) -> None:
+    def _progress(self, step: Progress) -> None:
+        if step.total:
+            self.progress.setRange(0, step.total)
+            self.progress.setValue(step.done)
+            self.progress.setFormat(f"%v / %m to {self._node}")
+            self._done_files = step.done
+        self.window.statusBar().showMessage(f"{self._what}: {step.message}")
+
+    def _stop(self) -> None:
         self.worker = None
         self._cancel = None
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+
+    def _done(self, sent: ds.Sent) -> None:
+        self._stop()
         text = sent.text()
         self.window.statusBar().showMessage(text.splitlines()[0], 10000)
         self.window._message(text, warning=not sent.complete)
         self.sent.emit(sent)
 
     def _failed(self, message: str) -> None:
-        self.worker = None
-        self._cancel = None
+        self._stop()
         text = f"Send series: {message}"
         self.window.statusBar().showMessage(text, 10000)
         self.window._message(text, warning=True)
         self.failed.emit(message)
 
     def cancel(self) -> None:
+        """Stop the running send between two files; what the node took stays there."""
+        if self.worker is None:
+            return
         if self._cancel is not None:
             self._cancel.cancel()
-        if self.worker is not None:
-            self.worker.quit()
-        self.worker = None
-        self._cancel = None
+        self.worker.quit()
+        n, what, node = self._done_files, self._what, self._node
+        self._stop()
+        text = f"Sending {what} to {node} was cancelled; the {n} file(s) it took before stay there"
+        self.window.statusBar().showMessage(text, 10000)
+        self.window._message(text, warning=False)
+        self.cancelled.emit(text)
 
 
 __all__ = ["ResultActions", "SeriesSender", "fill_node_menu"]
