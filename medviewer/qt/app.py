@@ -19,7 +19,23 @@ def main(paths: Sequence[str] | None = None) -> int:
     heat maps); the head CT is the one shown first. Returns the event loop's exit status.
     """
     app, _window = start(paths)
-    return app.exec()
+    code = app.exec()
+    finish_workers()
+    return code
+
+
+WORKER_EXIT_WAIT_MS = 5000
+"""How long the closed window's workers get to stop before the process ends anyway."""
+
+
+def finish_workers(timeout_ms: int = WORKER_EXIT_WAIT_MS) -> bool:
+    """Wait for the worker threads (scan, load, thumbnails, model jobs) that closing the window
+    asked to stop. Left running, one could signal into Qt objects being torn down at exit
+    ("RuntimeError ... Signal source has been deleted" on stderr, or worse). True when all
+    ended in time."""
+    from PySide6 import QtCore
+
+    return QtCore.QThreadPool.globalInstance().waitForDone(timeout_ms)
 
 
 def start(paths: Sequence[str] | None = None):
