@@ -178,6 +178,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(
         "ai.models", "Ctrl+Shift+M", "Installed models: activate (roll back), delete, card", AI
     ),
+    Shortcut(
+        "ai.save_dicom",
+        "Ctrl+Alt+S",
+        "Save the result as DICOM: structured report, key images, heat map shown",
+        AI,
+    ),
     # Worklist
     Shortcut(
         "worklist.show",
@@ -193,6 +199,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         mouse="Double-click / Enter on a worklist row",
     ),
     # Network
+    Shortcut(
+        "network.nodes",
+        "Ctrl+Shift+N",
+        "DICOM nodes: this station and the nodes it talks to (Verify each)",
+        NETWORK,
+    ),
     Shortcut(
         "network.query",
         "Ctrl+Shift+Q",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from pydicom.uid import BasicTextSRStorage, generate_uid
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 from tests.qt.dicom_results_study import (
     FLAGGED,
@@ -237,6 +237,10 @@ def test_without_a_node_the_send_menus_say_where_to_add_one(qtbot, study):
     assert menu in [a.menu() for a in w.ai.menu.actions() if a.menu() is not None]
     if "network.nodes" in w.actions:  # the Network menu's dialog is one click away
         assert texts[1] == "Open Network > DICOM nodes…"
+        nodes_keys = w.actions["network.nodes"].shortcut()
+        assert nodes_keys.toString(QtGui.QKeySequence.SequenceFormat.PortableText) == "Ctrl+Shift+N"
+    save_keys = w.ai.results.save_action.shortcut()
+    assert save_keys.toString(QtGui.QKeySequence.SequenceFormat.PortableText) == "Ctrl+Alt+S"
 
     key = w.session.volume.series.key
     series_menu = w.browser.tree.series_menu(key)

@@ -15,6 +15,7 @@ import logging
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from medviewer.jobs import CancelToken, Progress
+from medviewer.qt import shortcuts
 from medviewer.qt.ai import jobs
 from medviewer.session import dicom_send as ds
 
@@ -78,6 +79,7 @@ class ResultActions(QtCore.QObject):
         self._cancel: CancelToken | None = None
         self.save_action = QtGui.QAction("&Save result as DICOM…", window)
         self.save_action.setObjectName("ai.save_dicom")
+        self.save_action.setShortcut(shortcuts.by_id("ai.save_dicom").key_sequence())
         self.save_action.triggered.connect(lambda: self.save())
         self.save_action.setToolTip(
             "Write the result as DICOM into a folder: the structured report (SR), the key "

@@ -59,10 +59,9 @@ class NetworkMenu(QtCore.QObject):
     def _build_menu(self) -> None:
         w = self.window
         menu = QtWidgets.QMenu("&Network", w)
-        nodes = _action(
-            "network.nodes", "DICOM &nodes…", "This station and the nodes it talks to", w
+        nodes = make_action(
+            "network.nodes", w, lambda: self.show_nodes_dialog(), text="DICOM &nodes…"
         )
-        nodes.triggered.connect(lambda: self.show_nodes_dialog())
         query = make_action("network.query", w, self.query.toggle, text="&Query / Retrieve")
         query.setCheckable(True)
         self.query.dock.visibilityChanged.connect(query.setChecked)
