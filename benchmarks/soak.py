@@ -229,7 +229,7 @@ def run_anchor(plan, tmp: Path) -> dict:
     from medviewer.ai.package import load_package
 
     module = None
-    windows = [(40.0, 80.0), (75.0, 215.0), (600.0, 2800.0)]
+    windows = [(40.0, 80.0), (75.0, 215.0), (40.0, 40.0)]  # 2.0.0: brain, subdural, stroke
     rss_start = rss_mib()
     cycles = []
     for i, (name, folder, new_patient, classify) in enumerate(plan):
@@ -252,7 +252,7 @@ def run_anchor(plan, tmp: Path) -> dict:
         top = None
         if classify:
             if module is None:  # the same network, loaded once (the app caches it too)
-                module = load_package(ROOT / "models" / "headct-lesions" / "1.0.0").module
+                module = load_package(ROOT / "models" / "headct-lesions" / "2.0.0").module
             probs = []
             with torch.inference_mode():
                 for start in range(0, len(volume), 16):
