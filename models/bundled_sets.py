@@ -64,7 +64,9 @@ def load_anatomy() -> L.Anatomy:
     return L.Anatomy.from_volume(volume.array, volume.spacing)
 
 
-def manifest(sha256: str = "0" * 64, temperature: float = 1.0, metrics=None) -> Manifest:
+def manifest(
+    sha256: str = "0" * 64, temperature: float = 1.0, metrics=None, second_head: bool = False
+) -> Manifest:
     return Manifest(
         name=NAME,
         version=VERSION,
@@ -87,8 +89,13 @@ def manifest(sha256: str = "0" * 64, temperature: float = 1.0, metrics=None) -> 
         },
         temperature=temperature,
         training_data=(
-            "one real head CT (InVesalius 'Cranium', GPL-2) with synthetic focal lesions and "
-            "simulated scanner variation; no real pathology"
+            "one real head CT (InVesalius 'Cranium', GPL-2)"
+            + (
+                " and a CT-like head made from the Colin27 brain MRI (MRIcron, BSD-3)"
+                if second_head
+                else ""
+            )
+            + " with synthetic focal lesions and simulated scanner variation; no real pathology"
         ),
         metrics=metrics or {},
         licence="GPL-2.0-or-later (trained on GPL-2 data)",
@@ -116,11 +123,31 @@ def map_targets(masks: np.ndarray, n_classes: int) -> np.ndarray:
     return out
 
 
-def training_sample(rng, anatomy, pre):
-    """One class-balanced, varied training sample: (input, mask, label)."""
+SECOND_HEAD_FRACTION = 0.35
+"""With ``--second-head``: the share of training samples drawn from the CT-like Colin27 head
+(``colin_ct.py``, every level) instead of the training slices of the real CT."""
+
+
+COLIN_LICENCE = ROOT.parent / "shared" / "data" / "mricron-templates" / "COPYRIGHT.debian"
+"""Colin27's licence (BSD-3, Debian's ``mricron-data``): copied beside weights trained on it."""
+
+
+def load_second_head() -> L.Anatomy:
+    from colin_ct import colin_hu
+
+    hu, spacing = colin_hu()
+    return L.Anatomy.from_volume(hu, spacing)
+
+
+def training_sample(rng, anatomy, pre, second=None):
+    """One class-balanced, varied training sample: (input, mask, label). ``second``: another
+    head (an :class:`~medviewer.ai.lesions.Anatomy`) drawn from now and then."""
+    slices = split_slices("train")
+    if second is not None and rng.random() < SECOND_HEAD_FRACTION:
+        anatomy, slices = second, list(range(second.hu.shape[0]))
     target = int(rng.integers(3))
     thick = rng.random() < TRAIN_VARIATION["thickness"]
-    hu, mask, label, _ = L.make_sample(rng, anatomy, split_slices("train"), target, thickness=thick)
+    hu, mask, label, _ = L.make_sample(rng, anatomy, slices, target, thickness=thick)
     if rng.random() < TRAIN_VARIATION["deform"]:
         hu, mask = V.deform(rng, hu, mask)
     if rng.random() < TRAIN_VARIATION["position"]:
@@ -131,14 +158,14 @@ def training_sample(rng, anatomy, pre):
     return pre(hu), mask, label
 
 
-def training_batch(anatomy, pre, seed: int, epoch: int, step: int, size: int):
+def training_batch(anatomy, pre, seed: int, epoch: int, step: int, size: int, second=None):
     """A batch drawn from its own seed (epoch, step): the same whichever process makes it."""
     rng = np.random.default_rng([seed, epoch, step])
     xs = np.empty((size, 3, 256, 256), np.float32)
     masks = np.empty((size, 256, 256), np.uint8)
     ys = np.empty(size, np.int64)
     for i in range(size):
-        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre)
+        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre, second)
     return xs, map_targets(masks, len(L.CLASSES)), ys
 
 

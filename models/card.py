@@ -162,13 +162,34 @@ def render_card(result: dict, manifest, out: Path, splits: dict) -> str:
     n_test_positions = sum(hi - lo + 1 for lo, hi in splits["test"])
     weights = out / manifest.weights_file
     size_mb = weights.stat().st_size / 1e6 if weights.exists() else 0.0
+    second = bool(done.get("second_head"))
+    hosts = (
+        "a single real head CT and a CT-like head made from a brain MRI"
+        if second
+        else "a single real head CT"
+    )
+    second_head = (
+        f"""
+- Second head (`models/colin_ct.py`), with `--second-head`: Colin27's T1 MRI (MRIcron's
+  `ch2.nii.gz` and `ch2bet.nii.gz`, Debian `mricron-data`, BSD-3: `LICENSE-colin27.txt`
+  beside this card) turned into Hounsfield units. Its brain is split by T1 intensity into
+  CSF, grey and white matter (8, 38 and 27 HU; on CT grey matter is the brighter), a 6 mm
+  skull (~1100 HU) is laid around the brain, scalp and fat outside it, air around; resampled
+  to the CT's grid (0.957 mm, 1.5 mm slices) with ~4 HU of CT-like noise. It is no CT (the
+  bone is geometric, there are no sinuses), but it is another brain: its ventricles, sulci
+  and CSF spaces at every level. Lesions go into it as into the CT. A share of
+  {done.get("second_head_fraction", 0.35):.0%} of the training samples come from it, from every level; validation and
+  all evaluation use the real CT only."""
+        if second
+        else ""
+    )
     edge = "; ".join(
         f"{name}: normal {p['normal']:.3f}" for name, p in result.get("edge_cases", {}).items()
     )
     return f"""# {manifest.name} {manifest.version} — head CT focal lesion classifier (demonstration)
 
 > **Research and demonstration use only. Not for diagnosis.** This model has never seen real
-> pathology: it was trained on synthetic lesions placed into a single real head CT.
+> pathology: it was trained on synthetic lesions placed into {hosts}.
 
 ## Intended use
 - Show, out of the box and offline, how medviewer runs a classifier slice by slice, aggregates
@@ -193,7 +214,7 @@ constant added to a class map adds the same to its logit), before temperature sc
 - Anatomy: the InVesalius example head CT "Cranium" (Debian `invesalius-examples`, GPL-2;
   108 axial slices, 256 x 256, 0.957 x 0.957 x 1.5 mm), the images of medviewer's sample
   study. One adult head. The weights derive from GPL-2 data and are distributed under
-  {manifest.licence}.
+  {manifest.licence}.{second_head}
 - Lesions: synthetic (`medviewer/ai/lesions.py`): 6-30 mm, lobulated ellipsoids with soft
   edges and texture, only in parenchyma, 1-3 per slice, sometimes with a small one of the
   other kind. Their masks are kept and used in training.

@@ -71,14 +71,14 @@ def pick_device(name: str) -> str:
 class Batches:
     """Training batches of one epoch, made in a worker process ahead of the optimiser."""
 
-    def __init__(self, anatomy, seed: int, epoch: int, steps: int) -> None:
+    def __init__(self, anatomy, seed: int, epoch: int, steps: int, second=None) -> None:
         import torch
 
         class _Stream(torch.utils.data.IterableDataset):
             def __iter__(inner):
                 pre = S.preprocessor()
                 for step in range(steps):
-                    yield S.training_batch(anatomy, pre, seed, epoch, step, BATCH)
+                    yield S.training_batch(anatomy, pre, seed, epoch, step, BATCH, second)
 
         self.loader = torch.utils.data.DataLoader(
             _Stream(), batch_size=None, num_workers=1, prefetch_factor=3
@@ -130,6 +130,7 @@ def train(args) -> None:
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
     anatomy = S.load_anatomy()
+    second = S.load_second_head() if args.second_head else None
     val = S.fixed_set(anatomy, "val", args.val_per_class, "train", args.seed + 1)
     log(f"anatomy and validation set ready ({time.perf_counter() - t0:.1f} s), device {device}")
     bf16 = args.precision == "bf16" or (args.precision == "auto" and device != "mps")
@@ -148,7 +149,7 @@ def train(args) -> None:
         net.train()
         t_epoch = time.perf_counter()
         cls_losses, map_losses = [], []
-        for step, (xb, tb, yb) in enumerate(Batches(anatomy, args.seed, epoch, steps)):
+        for step, (xb, tb, yb) in enumerate(Batches(anatomy, args.seed, epoch, steps, second)):
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb, yb = tb.to(device), yb.to(device)
             with torch.autocast(device.split(":")[0], torch.bfloat16, enabled=bf16):
@@ -203,6 +204,8 @@ def train(args) -> None:
         "device": device,
         "precision": "bf16 autocast" if bf16 else "fp32",
         "seed": args.seed,
+        "second_head": bool(args.second_head),
+        "second_head_fraction": S.SECOND_HEAD_FRACTION if args.second_head else 0.0,
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}",
     }
     finish(args, net, val, device, summary, anatomy, t0)
@@ -237,7 +240,12 @@ def finish(args, net, val, device: str, summary: dict, anatomy, t0: float) -> No
     log(json.dumps(summary))
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(state, str(out / "weights.safetensors"), metadata={"format": "pt"})
-    m = S.manifest(sha256_of(out / "weights.safetensors"), temperature)
+    second_head = bool(summary.get("second_head"))
+    m = S.manifest(sha256_of(out / "weights.safetensors"), temperature, second_head=second_head)
+    if second_head:  # the weights derive from Colin27 too: its licence goes with them
+        import shutil
+
+        shutil.copyfile(S.COLIN_LICENCE, out / "LICENSE-colin27.txt")
     (out / "manifest.json").write_text(json.dumps(m.to_dict(), indent=2) + "\n")
     log(f"package written to {out}; evaluating")
     if not args.no_evaluate:
@@ -267,7 +275,10 @@ def calibrate(args) -> None:
     val = S.fixed_set(anatomy, "val", args.val_per_class, "train", args.seed + 1)
     net = build(S.ARCHITECTURE, 3, len(L.CLASSES))
     net.load_state_dict(load_state_dict(out / "weights.safetensors"))
-    keep = ("best_epoch", "samples", "threads", "device", "precision", "seed", "machine")
+    keep = (
+        "best_epoch", "samples", "threads", "device", "precision", "seed", "second_head",
+        "second_head_fraction", "machine",
+    )  # fmt: skip
     base = {"event": "done", **{k: summary[k] for k in keep if k in summary}}
     base["minutes_training"] = summary.get("minutes")
     finish(args, net, val, "cpu", base, anatomy, t0 - 60.0 * float(summary.get("minutes", 0)))
@@ -287,6 +298,12 @@ def main(argv=None) -> int:
         choices=("auto", "fp32", "bf16"),
         default="auto",
         help="auto: bfloat16 autocast on CPU and CUDA (weights stay float32), float32 on MPS",
+    )
+    t.add_argument(
+        "--second-head",
+        action="store_true",
+        help="also train on the CT-like Colin27 head (colin_ct.py), a share of "
+        f"{S.SECOND_HEAD_FRACTION:.0%} of the samples",
     )
     c = sub.add_parser("calibrate", help="operating point, temperature and evaluation only")
     e = sub.add_parser("evaluate", help="re-measure the package and rewrite its card")

@@ -84,3 +84,26 @@ def test_eval_model_measures_a_copy_and_writes_every_number_the_card_needs(tmp_p
     assert "## What the model still misses" in card and "Not for diagnosis" in card
     # the committed package itself is untouched
     assert json.loads((S.OUT / "metrics.json").read_text())["test"]["n"] == 900
+
+
+def test_the_second_head_is_ct_like_and_takes_lesions_at_every_brain_level():
+    """``--second-head``: Colin27's MRI turned into HU on the CT's grid. The parenchyma finder
+    made for the real CT finds its brain on most levels; grey matter is brighter than white as
+    on CT, CSF darker; bone and air are where a CT has them; it is the same on every call; and
+    a hypodense lesion sample drawn from it is labelled and masked like one from the CT."""
+    import colin_ct
+
+    hu, spacing = colin_ct.colin_hu()
+    assert hu.shape[1:] == (256, 256) and spacing == colin_ct.SPACING
+    assert np.array_equal(hu, colin_ct.colin_hu()[0])
+    head = S.load_second_head()
+    levels = head.brain.sum(axis=(1, 2)) * head.pixel_mm2 >= 400
+    assert levels.sum() >= 60  # of 120 levels (the real CT: 87 of 108)
+    brain = hu[head.brain]
+    assert 24 <= float(np.median(brain)) <= 40
+    assert float((hu > 700).mean()) > 0.01 and float((hu < -900).mean()) > 0.3  # bone, air
+    assert 2.5 <= float(np.median(head.noise[levels])) <= 8.0  # CT-like noise in parenchyma
+    rng = np.random.default_rng(0)
+    x, mask, label, k = L.make_sample(rng, head, list(range(hu.shape[0])), 2)
+    assert label == 2 and (mask == 2).any() and levels[k]
+    assert float(x[mask == 2].mean()) < float(head.hu[k][mask == 2].mean()) - 5  # darker
