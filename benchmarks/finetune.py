@@ -1,7 +1,7 @@
 """Benchmark: fine-tuning throughput of the bundled model on this CPU, beside a plain loop.
 
 Model
-    The bundled package ``models/headct-lesions/1.0.0`` (``cbam_resnet``, 256 x 256 x 3 CT
+    The bundled package ``models/headct-lesions/2.0.0`` (``lesion_evidence``, 256 x 256 x 3 CT
     windows) as the base; a new class ``skull_base`` is added (the head grows to 4 outputs).
 
 Data
@@ -59,7 +59,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BASE = "headct-lesions:1.0.0"
+BASE = "headct-lesions:2.0.0"
 BATCH = 16
 TARGET_MINUTES = 3.0
 DATA = ROOT / "benchmarks" / "data" / "finetune"
@@ -195,7 +195,7 @@ class Anchor:
         from medviewer.ai.package import load_package
         from medviewer.ai.train import grow_head
 
-        model = load_package(ROOT / "models" / "headct-lesions" / "1.0.0")
+        model = load_package(ROOT / "models" / "headct-lesions" / "2.0.0")
         self.net = copy.deepcopy(model.module)
         grow_head(self.net, 3, 4)
         g = torch.Generator().manual_seed(0)
