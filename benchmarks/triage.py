@@ -10,10 +10,10 @@ JPEG 2000 Lossless, the rest native little endian), spread over patients and dat
   compressed slices decoded in a warm pool of processes and the network's inputs made there
   too, batched inference on the folded network (BatchNorm folded into the convolutions,
   each ReLU and residual sum fused into its convolution, channels-last), one results row per
-  series. Its OpenMP threads sleep while they wait instead of spinning (the command line sets
-  ``OMP_WAIT_POLICY=PASSIVE`` unless the user chose a policy). Its default ``--precision
-  auto`` runs in bfloat16 where the CPU does it in hardware (AVX-512 BF16 / AMX) and says which
-  it used.
+  series. Its OpenMP threads spin only briefly before they sleep (the command line sets
+  ``GOMP_SPINCOUNT=10000`` unless the user chose a spin count or a policy). Its default
+  ``--precision auto`` runs in bfloat16 where the CPU does it in hardware (AVX-512 BF16 / AMX)
+  and says which it used.
 * ``medviewer_fp32`` - the same with ``--precision fp32``.
 * ``plain``     - what one would write without medviewer, in one process: for every folder,
   ``pydicom.dcmread`` every file, sort by ImagePositionPatient, ``pixel_array`` * slope +

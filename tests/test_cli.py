@@ -513,17 +513,22 @@ def test_labels_import_checks_uids_against_studies(tmp_path, capsys):
     assert report["skipped"] == [{"line": 3, "reason": "series 1.2.3 is not in the open studies"}]
 
 
-def test_openmp_threads_sleep_while_waiting_unless_the_user_chose(monkeypatch, capsys):
-    """Spinning OpenMP threads took a core from the decoders in a triage run: the command
-    line asks them to sleep before anything imports torch, and keeps a policy set by the
-    user."""
+def test_openmp_threads_sleep_soon_while_waiting_unless_the_user_chose(monkeypatch, capsys):
+    """Long-spinning OpenMP threads took a core from the decoders in a triage run: the command
+    line shortens their spin before anything imports torch, and keeps a policy or spin count
+    set by the user."""
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     code, out, _ = run_cli(capsys, "--version")
     assert code == 0 and "medviewer" in out
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["GOMP_SPINCOUNT"] == "10000"
+    monkeypatch.setenv("GOMP_SPINCOUNT", "500")
+    run_cli(capsys, "--version")
+    assert os.environ["GOMP_SPINCOUNT"] == "500"
+    monkeypatch.delenv("GOMP_SPINCOUNT")
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     run_cli(capsys, "--version")
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert "GOMP_SPINCOUNT" not in os.environ and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_a_reader_that_stops_reading_gets_no_error_message(study):
