@@ -81,6 +81,30 @@ def strata(predicted: np.ndarray, fixed: S.FixedSet) -> dict:
     return out
 
 
+def by_position(predicted: np.ndarray, fixed: S.FixedSet) -> dict:
+    """Per slice position: normal slices (n, fraction called abnormal) and, per lesion
+    class, its slices (n, fraction called that class). Shows whether misses and false alarms
+    spread over the held-out levels or gather at some anatomy."""
+    out = {}
+    for k in np.unique(fixed.slices).tolist():
+        here = fixed.slices == k
+        normal = here & (fixed.y == 0)
+        row = {
+            "normal_n": int(normal.sum()),
+            "normal_called_abnormal": float((predicted[normal] != 0).mean())
+            if normal.any()
+            else None,
+        }
+        for c in range(1, len(L.CLASSES)):
+            rows = here & (fixed.y == c)
+            row[f"{L.CLASSES[c]}_n"] = int(rows.sum())
+            row[f"{L.CLASSES[c]}_found"] = (
+                float((predicted[rows] == c).mean()) if rows.any() else None
+            )
+        out[str(k)] = row
+    return out
+
+
 def pointing(model, fixed: S.FixedSet, spacing) -> dict:
     from medviewer.ai.explain import explain
 
@@ -113,6 +137,7 @@ def measure(model, fixed: S.FixedSet, spacing, with_pointing: bool = True) -> di
     report["sensitivity"] = sensitivity(np.asarray(report["confusion"]["matrix"]))
     predicted = ev.softmax(logits, t).argmax(axis=1)
     report["strata"] = strata(predicted, fixed)
+    report["by_position"] = by_position(predicted, fixed)
     if with_pointing:
         report["pointing_game"] = pointing(model, fixed, spacing)
     return report

@@ -49,9 +49,16 @@ def split_slices(name: str) -> list[int]:
     return [k for lo, hi in SPLITS[name] for k in range(lo, hi + 1)]
 
 
-TRAIN_VARIATION = {"position": 0.7, "deform": 0.4, "thickness": 0.25, "other": 0.3}
+TRAIN_VARIATION = {
+    "position": 0.7,
+    "deform": 0.4,
+    "thickness": 0.25,
+    "other": 0.3,
+    "csf_end": 0.35,
+}
 """Probability of each variation per training sample (``deform``: another head shape;
-``other``: each of noise, kernel, HU offset, field of view and beam hardening)."""
+``other``: each of noise, kernel, HU offset, field of view and beam hardening; ``csf_end``:
+the end of a ventricle or sulcus in partial volume, unless ``--no-csf-ends``)."""
 
 
 def load_anatomy() -> L.Anatomy:
@@ -139,15 +146,18 @@ def load_second_head() -> L.Anatomy:
     return L.Anatomy.from_volume(hu, spacing)
 
 
-def training_sample(rng, anatomy, pre, second=None):
+def training_sample(rng, anatomy, pre, second=None, csf_ends=True):
     """One class-balanced, varied training sample: (input, mask, label). ``second``: another
-    head (an :class:`~medviewer.ai.lesions.Anatomy`) drawn from now and then."""
+    head (an :class:`~medviewer.ai.lesions.Anatomy`) drawn from now and then; ``csf_ends``:
+    now and then a CSF space's end in partial volume (:func:`~ct_variation.csf_end`)."""
     slices = split_slices("train")
     if second is not None and rng.random() < SECOND_HEAD_FRACTION:
         anatomy, slices = second, list(range(second.hu.shape[0]))
     target = int(rng.integers(3))
     thick = rng.random() < TRAIN_VARIATION["thickness"]
-    hu, mask, label, _ = L.make_sample(rng, anatomy, slices, target, thickness=thick)
+    hu, mask, label, k = L.make_sample(rng, anatomy, slices, target, thickness=thick)
+    if csf_ends and rng.random() < TRAIN_VARIATION["csf_end"]:
+        hu = V.csf_end(rng, hu, anatomy.brain[k])
     if rng.random() < TRAIN_VARIATION["deform"]:
         hu, mask = V.deform(rng, hu, mask)
     if rng.random() < TRAIN_VARIATION["position"]:
@@ -158,14 +168,16 @@ def training_sample(rng, anatomy, pre, second=None):
     return pre(hu), mask, label
 
 
-def training_batch(anatomy, pre, seed: int, epoch: int, step: int, size: int, second=None):
+def training_batch(
+    anatomy, pre, seed: int, epoch: int, step: int, size: int, second=None, csf_ends=True
+):
     """A batch drawn from its own seed (epoch, step): the same whichever process makes it."""
     rng = np.random.default_rng([seed, epoch, step])
     xs = np.empty((size, 3, 256, 256), np.float32)
     masks = np.empty((size, 256, 256), np.uint8)
     ys = np.empty(size, np.int64)
     for i in range(size):
-        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre, second)
+        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre, second, csf_ends)
     return xs, map_targets(masks, len(L.CLASSES)), ys
 
 

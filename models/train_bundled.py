@@ -71,14 +71,16 @@ def pick_device(name: str) -> str:
 class Batches:
     """Training batches of one epoch, made in a worker process ahead of the optimiser."""
 
-    def __init__(self, anatomy, seed: int, epoch: int, steps: int, second=None) -> None:
+    def __init__(
+        self, anatomy, seed: int, epoch: int, steps: int, second=None, csf_ends=True
+    ) -> None:
         import torch
 
         class _Stream(torch.utils.data.IterableDataset):
             def __iter__(inner):
                 pre = S.preprocessor()
                 for step in range(steps):
-                    yield S.training_batch(anatomy, pre, seed, epoch, step, BATCH, second)
+                    yield S.training_batch(anatomy, pre, seed, epoch, step, BATCH, second, csf_ends)
 
         self.loader = torch.utils.data.DataLoader(
             _Stream(), batch_size=None, num_workers=1, prefetch_factor=3
@@ -149,7 +151,9 @@ def train(args) -> None:
         net.train()
         t_epoch = time.perf_counter()
         cls_losses, map_losses = [], []
-        for step, (xb, tb, yb) in enumerate(Batches(anatomy, args.seed, epoch, steps, second)):
+        for step, (xb, tb, yb) in enumerate(
+            Batches(anatomy, args.seed, epoch, steps, second, args.csf_ends)
+        ):
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb, yb = tb.to(device), yb.to(device)
             with torch.autocast(device.split(":")[0], torch.bfloat16, enabled=bf16):
@@ -206,6 +210,7 @@ def train(args) -> None:
         "seed": args.seed,
         "second_head": bool(args.second_head),
         "second_head_fraction": S.SECOND_HEAD_FRACTION if args.second_head else 0.0,
+        "csf_ends": bool(args.csf_ends),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}",
     }
     finish(args, net, val, device, summary, anatomy, t0)
@@ -277,7 +282,7 @@ def calibrate(args) -> None:
     net.load_state_dict(load_state_dict(out / "weights.safetensors"))
     keep = (
         "best_epoch", "samples", "threads", "device", "precision", "seed", "second_head",
-        "second_head_fraction", "machine",
+        "second_head_fraction", "csf_ends", "machine",
     )  # fmt: skip
     base = {"event": "done", **{k: summary[k] for k in keep if k in summary}}
     base["minutes_training"] = summary.get("minutes")
@@ -304,6 +309,13 @@ def main(argv=None) -> int:
         action="store_true",
         help="also train on the CT-like Colin27 head (colin_ct.py), a share of "
         f"{S.SECOND_HEAD_FRACTION:.0%} of the samples",
+    )
+    t.add_argument(
+        "--no-csf-ends",
+        dest="csf_ends",
+        action="store_false",
+        help="leave out the ends of CSF spaces in partial volume (ct_variation.csf_end, "
+        f"{S.TRAIN_VARIATION['csf_end']:.0%} of the samples): 2.0.0's first recipe",
     )
     c = sub.add_parser("calibrate", help="operating point, temperature and evaluation only")
     e = sub.add_parser("evaluate", help="re-measure the package and rewrite its card")

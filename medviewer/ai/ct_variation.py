@@ -134,6 +134,45 @@ def deform(rng, hu, mask, amplitude=(2.0, 6.0), smooth=(10.0, 22.0)):
     return out.astype(np.float32), m
 
 
+def csf_end(rng, hu, brain, fade=(0.3, 0.85), radius_px=(8.0, 20.0), parts=(1, 2)):
+    """A ventricle's or sulcus's end as a slice that just touches it shows it.
+
+    CSF here: pixels of CSF density (-30..22 HU) between the parenchyma of ``brain`` (the
+    slice's parenchyma mask, closed over ~6 pixels, so fissures and the ventricles count).
+    In one or two discs (8-20 pixels in radius) around random CSF pixels, the CSF beyond a
+    random line through the disc becomes parenchyma and the rest fades towards the parenchyma
+    around it by 30-85 %, with a soft edge: the faint, short CSF space a slice shows where
+    partial volume cuts the end of a horn or a smaller ventricle. The noise is kept. Training
+    only, on normal and lesion slices alike; the lesion mask is unchanged. A slice without
+    such CSF is returned as it is.
+    """
+    hu = np.asarray(hu, dtype=np.float32)
+    smooth = ndi.gaussian_filter(hu, 1.0)
+    region = ndi.binary_fill_holes(ndi.binary_closing(brain, iterations=6))
+    ys, xs = np.nonzero(region & ~brain & (smooth > -30.0) & (smooth < 22.0))
+    if ys.size < 12:
+        return hu
+    rows, cols = hu.shape
+    yy, xx = np.mgrid[:rows, :cols].astype(np.float32)
+    csf = np.zeros(hu.shape, bool)
+    csf[ys, xs] = True
+    weight = np.zeros(hu.shape, np.float32)
+    for _ in range(int(rng.integers(parts[0], parts[1] + 1))):
+        i = int(rng.integers(ys.size))
+        r = rng.uniform(*radius_px)
+        dy, dx = yy - ys[i], xx - xs[i]
+        disc = csf & (dy * dy + dx * dx <= r * r)
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        beyond = dy * np.sin(angle) + dx * np.cos(angle) > rng.uniform(-0.3, 0.5) * r
+        weight = np.maximum(weight, np.where(disc, np.where(beyond, 1.0, rng.uniform(*fade)), 0))
+    weight = ndi.gaussian_filter(weight.astype(np.float32), 1.0)
+    near = ndi.gaussian_filter(brain.astype(np.float32), 8.0)
+    level = ndi.gaussian_filter(np.where(brain, hu, 0.0).astype(np.float32), 8.0)
+    median = float(np.median(hu[brain])) if brain.any() else 30.0
+    level = np.where(near > 0.02, level / np.maximum(near, 1e-6), median)
+    return (hu + weight * (level - smooth)).astype(np.float32)
+
+
 def partial_volume(stack: np.ndarray, rng) -> np.ndarray:
     """The middle of 3 neighbouring slices seen through a thicker slice: a weighted mean
     (neighbours weigh 0.25-1 each, as for slices 1.5-3x as thick)."""

@@ -106,3 +106,53 @@ def test_deform_moves_tissue_a_few_pixels_and_keeps_the_mask_on_the_lesion(head)
     assert near_bone[out > 300].all()
     inside = ndi.binary_erosion(m == 2, iterations=2)
     assert abs(out[inside].mean() - 10.0) < 2.0
+
+
+@pytest.fixture(scope="module")
+def ventricles():
+    """A noisy brain (30 HU) with two ventricle-like CSF spaces (5 HU) and its parenchyma mask."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:256, :256].astype(np.float32)
+    r = np.hypot((yy - 128) / 100.0, (xx - 128) / 85.0)
+    hu = np.full((256, 256), -1000.0, np.float32)
+    hu[r < 1.0] = 1000.0
+    hu[r < 0.9] = 30.0
+    csf = np.zeros(hu.shape, bool)
+    for cx in (108, 148):
+        csf |= (np.abs(xx - cx) < 5) & (np.abs(yy - 135) < 30)
+    hu[csf] = 5.0
+    hu[r < 0.9] += rng.normal(0.0, 3.0, size=int((r < 0.9).sum())).astype(np.float32)
+    brain = ndi.binary_erosion((r < 0.85) & ~ndi.binary_dilation(csf, iterations=2))
+    return hu, brain, csf
+
+
+def test_csf_end_fills_part_of_a_csf_space_and_keeps_the_rest_of_the_slice(ventricles):
+    hu, brain, csf = ventricles
+    raised = []
+    for seed in range(6):
+        out = V.csf_end(np.random.default_rng(seed), hu, brain)
+        far = ~ndi.binary_dilation(csf, iterations=6)
+        assert np.abs(out[far] - hu[far]).max() < 1e-3  # only CSF and its edge change
+        gain = out[csf] - hu[csf]
+        assert gain.min() > -2.0 and gain.max() < 40.0
+        raised.append(float((gain > 8.0).mean()))
+        assert np.array_equal(V.csf_end(np.random.default_rng(seed), hu, brain), out)
+    # it changes a part of the CSF, not nothing and not all of it every time
+    assert 0.05 < np.mean(raised) < 0.9 and max(raised) > 0.1
+
+
+def test_csf_end_keeps_the_noise_where_csf_became_parenchyma(ventricles):
+    hu, brain, csf = ventricles
+    out = V.csf_end(np.random.default_rng(1), hu, brain, fade=(1.0, 1.0), radius_px=(60, 60))
+    filled = ndi.binary_erosion(csf, iterations=2) & (out > 20.0)
+    assert filled.sum() > 100
+    assert abs(float(out[filled].mean()) - 30.0) < 3.0
+    fine = _fine(out)[filled].std()
+    assert 0.5 * 3.0 < fine < 1.5 * 3.0
+
+
+def test_csf_end_leaves_a_slice_without_csf_as_it_is(head):
+    hu, mask = head
+    brain = (hu > 20) & (hu < 40)
+    out = V.csf_end(np.random.default_rng(0), np.where(brain | (hu > 500), hu, -1000.0), brain)
+    assert np.array_equal(out, np.where(brain | (hu > 500), hu, -1000.0))

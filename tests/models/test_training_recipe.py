@@ -82,8 +82,43 @@ def test_eval_model_measures_a_copy_and_writes_every_number_the_card_needs(tmp_p
     for label in E.TARGETS:
         assert label in card
     assert "## What the model still misses" in card and "Not for diagnosis" in card
+    assert set(written["test"]["by_position"]) == {str(k) for k in set(_test_positions())}
+    assert "### By slice position (held-out test)" in card
     # the committed package itself is untouched
     assert json.loads((S.OUT / "metrics.json").read_text())["test"]["n"] == 900
+
+
+def _test_positions():
+    """The test slice positions the tiny evaluation drew (from the seed, as evaluate does)."""
+    return S.fixed_set(S.load_anatomy(), "test", 2, "train", S.SEED + 2).slices.tolist()
+
+
+def test_false_alarms_by_slice_position_name_the_levels_they_gather_at():
+    import bundled_eval as E
+    import card
+
+    n = 8
+    fixed = S.FixedSet(
+        x=np.zeros((n, 3, 4, 4), np.float16),
+        y=np.array([0, 0, 0, 0, 2, 2, 0, 1]),
+        masks=np.zeros((n, 4, 4), np.uint8),
+        slices=np.array([40, 40, 40, 36, 36, 40, 37, 37]),
+        hus=[],
+        detect={},
+    )
+    predicted = np.array([2, 2, 0, 0, 2, 0, 1, 1])
+    per = E.by_position(predicted, fixed)
+    assert per["40"]["normal_n"] == 3 and per["40"]["normal_called_abnormal"] == 2 / 3
+    assert per["36"]["normal_called_abnormal"] == 0.0 and per["36"]["hypodense_lesion_found"] == 1.0
+    assert per["40"]["hypodense_lesion_found"] == 0.0 and per["40"]["hyperdense_lesion_n"] == 0
+    assert (
+        per["37"]["hyperdense_lesion_found"] == 1.0 and per["37"]["normal_called_abnormal"] == 1.0
+    )
+    line = card._alarm_positions({"by_position": per})
+    assert "positions 37, 40: 3 of 4 called abnormal, 3 of the test's 3 false alarms" in line
+    table = card._position_table({"by_position": per})
+    assert "| 40 | 3 | 66.7 % | — (n=0) | 0.0 % (n=1) |" in table
+    assert card._alarm_positions({"by_position": {"36": per["36"]}}) == ""
 
 
 def test_the_second_head_is_ct_like_and_takes_lesions_at_every_brain_level():
