@@ -1,6 +1,6 @@
 """Train and evaluate the bundled head CT lesion classifier, reproducibly, on this CPU.
 
-    python models/train_bundled.py train      # ~50 min on 2 CPU cores (make train-model)
+    python models/train_bundled.py train      # ~58 min on 2 CPU cores (make train-model)
     python models/train_bundled.py evaluate   # re-measures the package (make eval-model)
 
 The package lands in ``models/headct-lesions/2.0.0/``: ``weights.safetensors``,
@@ -13,7 +13,9 @@ Data (``bundled_sets.py``): the real head CT of the bundled sample study
 (``bundled_sets.SPLITS``). Every training sample is drawn fresh from a seed made of (seed, epoch,
 step), class-balanced, and varied the way normal CT varies between scanners
 (:mod:`medviewer.ai.ct_variation`): position, noise, kernel, slice thickness, HU calibration,
-field of view, beam hardening.
+field of view, beam hardening; and, for anatomy one head lacks, head-shape deformation and the
+ends of CSF spaces in partial volume (``--no-csf-ends`` leaves those out: 2.0.0's first
+weights).
 
 Model: ``lesion_evidence`` (:mod:`medviewer.ai.net_evidence`): per-class evidence maps on a
 32 x 32 grid, pooled to logits by log-mean-exp.
