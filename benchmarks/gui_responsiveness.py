@@ -119,11 +119,13 @@ def run(repeats: int, log) -> dict:
 
     configure_pyqtgraph()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    from medviewer.qt import heap
+
+    if not os.environ.get("MV_BENCH_GC_ANYWHERE"):  # to compare with the collector unmoved
+        heap.collect_on_gui_thread()  # as medviewer.qt.app.start does for the real app
     w = MainWindow()
     w.resize(1300, 850)
     w.show()
-    from medviewer.qt import heap
-
     heap.enable()  # as medviewer.qt.app.start does for the real app
     beat = Heartbeat(QtCore)
     beat.timer.start()
@@ -235,6 +237,7 @@ def main(argv=None) -> int:
         "description": __doc__.split("\n\n")[1],
         "heartbeat_ms": HEARTBEAT_MS,
         "repeats": repeats,
+        "cycle_collection": "anywhere" if os.environ.get("MV_BENCH_GC_ANYWHERE") else "gui thread",
         "scenarios": scenarios,
         "all_targets_met": all(s.get("target_met", True) for s in scenarios.values()),
         "machine": {

@@ -40,3 +40,22 @@ def _no_frozen_heap_after_a_test():
     heap = sys.modules.get("medviewer.qt.heap")
     if heap is not None and heap.enabled():
         heap.disable()
+
+
+@pytest.fixture(autouse=True)
+def _cycles_collected_on_the_gui_thread(request):
+    """As in the app (medviewer.qt.heap.collect_on_gui_thread): once a test has a QApplication,
+    cycles are collected on the GUI thread only, never on a worker that happens to allocate,
+    which would destroy the Qt objects of earlier tests there (a crash in CI). After each test
+    the collector runs here on the main thread too, for the tests that run no event loop."""
+    import sys
+
+    if "qapp" in request.fixturenames:  # qtbot's tests: qapp is in their fixture closure
+        request.getfixturevalue("qapp")
+        from medviewer.qt import heap
+
+        heap.collect_on_gui_thread()
+    yield
+    heap = sys.modules.get("medviewer.qt.heap")
+    if heap is not None:
+        heap.collect_due()

@@ -55,6 +55,9 @@ def start(paths: Sequence[str] | None = None):
     configure_pyqtgraph()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("medviewer")
+    from medviewer.qt import heap
+
+    heap.collect_on_gui_thread()  # a cycle holding a Qt object is never freed on a worker
     # Wayland compositors match the window to the menu entry by this name (packaging/linux).
     app.setDesktopFileName("org.medviewer.Medviewer")
     icon = resources_dir() / "icons" / "medviewer.png"
@@ -81,7 +84,5 @@ def start(paths: Sequence[str] | None = None):
         if lesion_sample_dir().is_dir():
             targets.append(str(lesion_sample_dir()))
     window.open_paths(targets)
-    from medviewer.qt import heap
-
     heap.enable()  # the start-up objects stay out of every later full garbage collection
     return app, window

@@ -10,6 +10,14 @@ the frozen objects would stay, which start-up objects do not form in practice.
 
 The real app (:func:`medviewer.qt.app.start`) enables it; tests, which create and destroy many
 windows in one process, do not.
+
+Where the collector runs matters as much as how long. Python collects cycles on whichever
+thread happens to allocate, and a cycle that holds a Qt object (a closed widget whose slots
+refer back to it) is then destroyed there: a model load on a worker thread once collected a
+closed panel and crashed the process (CI, `Parameter.__instancecheck__` on the worker).
+:func:`collect_on_gui_thread` turns the automatic collector off and has pyqtgraph's
+``GarbageCollector`` run it from a timer on the GUI thread instead, with the same thresholds.
+The app and the Qt tests both use it.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import gc
 
 _enabled = False
+_collector = None  # pyqtgraph's GarbageCollector once collect_on_gui_thread ran
 
 
 def enable() -> None:
@@ -34,6 +43,29 @@ def freeze_long_lived() -> None:
 
 def enabled() -> bool:
     return _enabled
+
+
+def collect_on_gui_thread(interval_s: float = 0.25) -> None:
+    """From now on collect cycles only on this (the GUI) thread, every ``interval_s`` while the
+    event loop runs, by the collector's usual thresholds. Call it on the GUI thread once a
+    QApplication exists; calling it again does nothing."""
+    global _collector
+    if _collector is not None:
+        return
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    _collector = GarbageCollector(interval=interval_s)  # disables automatic collection
+
+
+def collecting_on_gui_thread() -> bool:
+    return _collector is not None
+
+
+def collect_due() -> None:
+    """Collect now what the timer would (the generations over their thresholds); for code
+    that runs no event loop for a while, such as a test's teardown."""
+    if _collector is not None:
+        _collector.check()
 
 
 def disable() -> None:

@@ -18,6 +18,10 @@ SCRIPT = textwrap.dedent(
 
     def start(paths):
         app, window = real_start(paths)
+        import gc
+        from medviewer.qt import heap
+        print("cycles collected on the GUI thread only:",
+              heap.collecting_on_gui_thread() and not gc.isenabled(), flush=True)
         # the sample studies are still being scanned and loaded 0.2 s in
         QtCore.QTimer.singleShot(200, window.close)
         QtCore.QTimer.singleShot(250, app.quit)
@@ -38,5 +42,6 @@ def test_closing_while_opening_leaves_no_worker_signalling_at_exit(tmp_path):
             timeout=120,
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "cycles collected on the GUI thread only: True" in proc.stdout  # heap.py
         assert "Signal source has been deleted" not in proc.stderr, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
