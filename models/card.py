@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import card_history as H  # models/card_history.py, beside this module
+
 STRATUM_NAMES = {
     "rose": ("Rose index", ""),
     "diameter_mm": ("cut diameter", " mm"),
@@ -199,72 +201,13 @@ def render_card(result: dict, manifest, out: Path, splits: dict) -> str:
         if second
         else "a single real head CT"
     )
-    second_head = (
-        f"""
-- Second head (`models/colin_ct.py`), with `--second-head`: Colin27's T1 MRI (MRIcron's
-  `ch2.nii.gz` and `ch2bet.nii.gz`, Debian `mricron-data`, BSD-3: `LICENSE-colin27.txt`
-  beside this card) turned into Hounsfield units. Its brain is split by T1 intensity into
-  CSF, grey and white matter (8, 38 and 27 HU; on CT grey matter is the brighter), a 6 mm
-  skull (~1100 HU) is laid around the brain, scalp and fat outside it, air around; resampled
-  to the CT's grid (0.957 mm, 1.5 mm slices) with ~4 HU of CT-like noise. It is no CT (the
-  bone is geometric, there are no sinuses), but it is another brain: its ventricles, sulci
-  and CSF spaces at every level. Lesions go into it as into the CT. A share of
-  {done.get("second_head_fraction", 0.35):.0%} of the training samples come from it, from every level; validation and
-  all evaluation use the real CT only."""
-        if second
-        else ""
-    )
-    tried_second_head = (
-        ""
-        if second
-        else """
-- A stand-in for that second head: Colin27's brain MRI made CT-like (`models/colin_ct.py`),
-  35 % of the training samples, the recipe otherwise the same (seed, split, 40 epochs;
-  lowest validation loss at epoch 20); `python models/train_bundled.py train --second-head
-  --out DIR` reproduces it in ~55 minutes. On the same held-out slices, against 2.0.0's
-  first weights (before the CSF ends): macro AUC 0.930 (0.925), hypodense AUC 0.883 (0.871),
-  hypodense sensitivity 0.750 (0.523), but normal slices called abnormal 0.310 (0.240) and
-  the robustness set 0.334 (0.183; kernel 0.40, thickness 0.50, beam hardening 0.41);
-  shifted macro AUC 0.935 (0.939), Grad-CAM pointing game for hypodense lesions 0.737
-  (0.713), ECE after scaling 0.117 (0.116). It finds more hypodense lesions and raises more
-  false alarms, most of all on scanner variation: a likely reason is that an MRI-made head
-  has neither a CT's tissue texture nor its partial-volume edges. Not adopted; the option
-  stays for a real second head CT."""
-    )
-    csf_ends = (
-        """
-- Ends of CSF spaces (`ct_variation.csf_end`, training only, normal and lesion slices alike,
-  35 % of samples): in one or two discs of 8-20 pixels, a ventricle's or sulcus's CSF is
-  cut back from a random side and the rest fades 30-85 % towards the parenchyma around it,
-  noise kept: the faint, short CSF space a slice shows where it just touches the end of a
-  horn, or a smaller ventricle."""
-        if done.get("csf_ends")
-        else ""
-    )
+    second_head = H.second_head(done)
+    tried_second_head = H.tried_second_head(done)
+    csf_ends = H.csf_ends(done)
     rb = result["robustness"]["called_abnormal"]
     and_csf = " and the CSF ends" if done.get("csf_ends") else ""
     ece_before = f" (before scaling: {t['ece_before_scaling']:.3f})"
-    tried_first = (
-        f"""- This recipe without the ends of CSF spaces (2.0.0's first weights; `--no-csf-ends`
-  reproduces them): macro AUC 0.925, hypodense sensitivity 0.523, normal slices called
-  abnormal 0.240, robustness set 0.183, Grad-CAM pointing game for hypodense lesions 0.713,
-  ECE after scaling 0.116. All 72 of its test false alarms lay at slices 40-42, every normal
-  slice there: the lower tip of the left occipital horn, a faint slit of CSF in partial
-  volume that no training level shows, looked like a hypodense lesion. The CSF-end variation
-  was made for that **after looking at where the test's false alarms lay**, so the test is
-  no longer blind to this kind of failure. With it: macro AUC {t["auc"]["macro"]:.3f},
-  hypodense sensitivity {t["sensitivity"]["hypodense_lesion"]:.3f}, normal slices called
-  abnormal {t["false_positive_rate_normal"]:.3f}, robustness set {rb:.3f} (see the slice
-  positions below for where the false alarms lie now). The same recipe with another seed
-  (`--seed 20261207`, measured on these test sets): macro AUC 0.947, hypodense sensitivity
-  0.657, normal slices called abnormal 0.200 (the same three positions), robustness set
-  0.138, Grad-CAM pointing game for hypodense lesions 0.733, ECE after scaling 0.060. The
-  gain over the first weights holds for both seeds; the two targets these weights just meet
-  (macro AUC, the hypodense pointing game) are within what the seed alone changes.
-"""
-        if done.get("csf_ends")
-        else ""
-    )
+    tried_first = H.tried_first(done, t, rb)
     edge = "; ".join(
         f"{name}: normal {p['normal']:.3f}" for name, p in result.get("edge_cases", {}).items()
     )
