@@ -55,10 +55,41 @@ TRAIN_VARIATION = {
     "thickness": 0.25,
     "other": 0.3,
     "csf_end": 0.35,
+    "tilt": 0.3,
 }
 """Probability of each variation per training sample (``deform``: another head shape;
 ``other``: each of noise, kernel, HU offset, field of view and beam hardening; ``csf_end``:
-the end of a ventricle or sulcus in partial volume, unless ``--no-csf-ends``)."""
+the end of a ventricle or sulcus in partial volume, unless ``--no-csf-ends``; ``tilt``: an
+oblique slice of the head tilted out of plane, unless ``--no-tilt``)."""
+
+TILTS = (
+    (-7.0, 0.0), (-4.0, 0.0), (4.0, 0.0), (7.0, 0.0),
+    (0.0, -7.0), (0.0, -4.0), (0.0, 4.0), (0.0, 7.0),
+    (-4.0, -4.0), (-4.0, 4.0), (4.0, -4.0), (4.0, 4.0),
+)  # fmt: skip
+"""(pitch, roll) in degrees of the tilted heads (:func:`tilted_heads`)."""
+
+TILT_MIN_SLAB = 5
+"""Training slabs of fewer slices (the single slices beside the bands) are not resliced."""
+
+
+def tilted_heads(anatomy: L.Anatomy) -> list[tuple[L.Anatomy, list[int]]]:
+    """The host head tilted out of the slice plane by each of :data:`TILTS`, resliced within
+    each training slab only (:func:`ct_variation.tilted_volume`): (anatomy, the slices a
+    sample may be cut from). A tilted slice reads no voxel of a validation, test or buffer
+    slice. The head region that must stay inside a slab: the parenchyma of any slice, grown
+    by 12 pixels (~11 mm: skull and scalp)."""
+    from scipy import ndimage as ndi
+
+    slabs = [(lo, hi) for lo, hi in SPLITS["train"] if hi - lo + 1 >= TILT_MIN_SLAB]
+    region = ndi.binary_dilation(anatomy.brain.any(axis=0), iterations=12)
+    heads = []
+    for pitch, roll in TILTS:
+        hu, allowed = V.tilted_volume(anatomy.hu, anatomy.spacing, pitch, roll, slabs, region)
+        head = L.Anatomy.from_volume(hu, anatomy.spacing)
+        if allowed and L.lesion_candidates(head, allowed):
+            heads.append((head, allowed))
+    return heads
 
 
 def load_anatomy() -> L.Anatomy:
@@ -146,13 +177,16 @@ def load_second_head() -> L.Anatomy:
     return L.Anatomy.from_volume(hu, spacing)
 
 
-def training_sample(rng, anatomy, pre, second=None, csf_ends=True):
+def training_sample(rng, anatomy, pre, second=None, csf_ends=True, tilted=None):
     """One class-balanced, varied training sample: (input, mask, label). ``second``: another
     head (an :class:`~medviewer.ai.lesions.Anatomy`) drawn from now and then; ``csf_ends``:
-    now and then a CSF space's end in partial volume (:func:`~ct_variation.csf_end`)."""
+    now and then a CSF space's end in partial volume (:func:`~ct_variation.csf_end`);
+    ``tilted``: :func:`tilted_heads`, one of which is drawn from now and then."""
     slices = split_slices("train")
     if second is not None and rng.random() < SECOND_HEAD_FRACTION:
         anatomy, slices = second, list(range(second.hu.shape[0]))
+    elif tilted and rng.random() < TRAIN_VARIATION["tilt"]:
+        anatomy, slices = tilted[int(rng.integers(len(tilted)))]
     target = int(rng.integers(3))
     thick = rng.random() < TRAIN_VARIATION["thickness"]
     hu, mask, label, k = L.make_sample(rng, anatomy, slices, target, thickness=thick)
@@ -169,7 +203,15 @@ def training_sample(rng, anatomy, pre, second=None, csf_ends=True):
 
 
 def training_batch(
-    anatomy, pre, seed: int, epoch: int, step: int, size: int, second=None, csf_ends=True
+    anatomy,
+    pre,
+    seed: int,
+    epoch: int,
+    step: int,
+    size: int,
+    second=None,
+    csf_ends=True,
+    tilted=None,
 ):
     """A batch drawn from its own seed (epoch, step): the same whichever process makes it."""
     rng = np.random.default_rng([seed, epoch, step])
@@ -177,7 +219,7 @@ def training_batch(
     masks = np.empty((size, 256, 256), np.uint8)
     ys = np.empty(size, np.int64)
     for i in range(size):
-        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre, second, csf_ends)
+        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre, second, csf_ends, tilted)
     return xs, map_targets(masks, len(L.CLASSES)), ys
 
 

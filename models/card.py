@@ -203,10 +203,27 @@ def render_card(result: dict, manifest, out: Path, splits: dict) -> str:
     )
     second_head = H.second_head(done)
     tried_second_head = H.tried_second_head(done)
-    csf_ends = H.csf_ends(done)
+    csf_ends = H.csf_ends(done) + H.tilt(done)
     rb = result["robustness"]["called_abnormal"]
     and_csf = " and the CSF ends" if done.get("csf_ends") else ""
+    and_csf += " and the tilted heads" if done.get("tilt") else ""
+    best_epoch = int(done.get("best_epoch") or len(epochs))
+    late = (
+        ": training longer on one head fits its\n  trained levels better, not the held-out ones"
+        if best_epoch < 0.75 * len(epochs)
+        else ""
+    )
     ece_before = f" (before scaling: {t['ece_before_scaling']:.3f})"
+    if t["ece"] > 0.05:
+        calibration = (
+            ", which is also why\n  the calibration error after scaling is above its target"
+            + ece_before
+        )
+    else:
+        calibration = (
+            f"; the calibration error after scaling\n  ({t['ece']:.3f}; before: "
+            f"{t['ece_before_scaling']:.3f}) still meets its target"
+        )
     tried_first = H.tried_first(done, t, rb)
     edge = "; ".join(
         f"{name}: normal {p['normal']:.3f}" for name, p in result.get("edge_cases", {}).items()
@@ -308,10 +325,8 @@ What was tried for the missed targets:
 {tried_first}- This recipe on the split above, with head-shape deformation{and_csf}: the numbers below. The
   operating point and the temperature are fitted on the validation slices, whose normal
   slices come from only {n_val_positions} slice positions; what keeps 3 % of those
-  abnormal does not carry over to the {n_test_positions} test positions, which is also why
-  the calibration error after scaling is above its target{ece_before}. The validation loss was lowest at
-  epoch {done.get("best_epoch", "?")} of {len(epochs)}: training longer on one head fits its
-  trained levels better, not the held-out ones.
+  abnormal does not carry over to the {n_test_positions} test positions{calibration}. The validation loss was lowest at
+  epoch {done.get("best_epoch", "?")} of {len(epochs)}{late}.
 - Not available offline: a second head CT, which would give the normal anatomy the model
   lacks; that, not the network, limits the false-positive rate here.{tried_second_head}
 

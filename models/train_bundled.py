@@ -1,6 +1,6 @@
 """Train and evaluate the bundled head CT lesion classifier, reproducibly, on this CPU.
 
-    python models/train_bundled.py train      # ~58 min on 2 CPU cores (make train-model)
+    python models/train_bundled.py train      # ~67 min on 2 CPU cores (make train-model)
     python models/train_bundled.py evaluate   # re-measures the package (make eval-model)
 
 The package lands in ``models/headct-lesions/2.0.0/``: ``weights.safetensors``,
@@ -13,9 +13,10 @@ Data (``bundled_sets.py``): the real head CT of the bundled sample study
 (``bundled_sets.SPLITS``). Every training sample is drawn fresh from a seed made of (seed, epoch,
 step), class-balanced, and varied the way normal CT varies between scanners
 (:mod:`medviewer.ai.ct_variation`): position, noise, kernel, slice thickness, HU calibration,
-field of view, beam hardening; and, for anatomy one head lacks, head-shape deformation and the
-ends of CSF spaces in partial volume (``--no-csf-ends`` leaves those out: 2.0.0's first
-weights).
+field of view, beam hardening; and, for anatomy one head lacks, head-shape deformation, the
+ends of CSF spaces in partial volume and oblique slices of the head tilted out of the slice
+plane, each read from one training slab only (``--no-csf-ends --no-tilt`` leaves the last two
+out: 2.0.0's first weights; ``--no-tilt`` alone: its second).
 
 Model: ``lesion_evidence`` (:mod:`medviewer.ai.net_evidence`): per-class evidence maps on a
 32 x 32 grid, pooled to logits by log-mean-exp.
@@ -74,7 +75,7 @@ class Batches:
     """Training batches of one epoch, made in a worker process ahead of the optimiser."""
 
     def __init__(
-        self, anatomy, seed: int, epoch: int, steps: int, second=None, csf_ends=True
+        self, anatomy, seed: int, epoch: int, steps: int, second=None, csf_ends=True, tilted=None
     ) -> None:
         import torch
 
@@ -82,7 +83,9 @@ class Batches:
             def __iter__(inner):
                 pre = S.preprocessor()
                 for step in range(steps):
-                    yield S.training_batch(anatomy, pre, seed, epoch, step, BATCH, second, csf_ends)
+                    yield S.training_batch(
+                        anatomy, pre, seed, epoch, step, BATCH, second, csf_ends, tilted
+                    )
 
         self.loader = torch.utils.data.DataLoader(
             _Stream(), batch_size=None, num_workers=1, prefetch_factor=3
@@ -135,6 +138,7 @@ def train(args) -> None:
     device = pick_device(args.device)
     anatomy = S.load_anatomy()
     second = S.load_second_head() if args.second_head else None
+    tilted = S.tilted_heads(anatomy) if args.tilt else None
     val = S.fixed_set(anatomy, "val", args.val_per_class, "train", args.seed + 1)
     log(f"anatomy and validation set ready ({time.perf_counter() - t0:.1f} s), device {device}")
     bf16 = args.precision == "bf16" or (args.precision == "auto" and device != "mps")
@@ -154,7 +158,7 @@ def train(args) -> None:
         t_epoch = time.perf_counter()
         cls_losses, map_losses = [], []
         for step, (xb, tb, yb) in enumerate(
-            Batches(anatomy, args.seed, epoch, steps, second, args.csf_ends)
+            Batches(anatomy, args.seed, epoch, steps, second, args.csf_ends, tilted)
         ):
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb, yb = tb.to(device), yb.to(device)
@@ -213,6 +217,7 @@ def train(args) -> None:
         "second_head": bool(args.second_head),
         "second_head_fraction": S.SECOND_HEAD_FRACTION if args.second_head else 0.0,
         "csf_ends": bool(args.csf_ends),
+        "tilt": bool(args.tilt),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}",
     }
     finish(args, net, val, device, summary, anatomy, t0)
@@ -284,7 +289,7 @@ def calibrate(args) -> None:
     net.load_state_dict(load_state_dict(out / "weights.safetensors"))
     keep = (
         "best_epoch", "samples", "threads", "device", "precision", "seed", "second_head",
-        "second_head_fraction", "csf_ends", "machine",
+        "second_head_fraction", "csf_ends", "tilt", "machine",
     )  # fmt: skip
     base = {"event": "done", **{k: summary[k] for k in keep if k in summary}}
     base["minutes_training"] = summary.get("minutes")
@@ -318,6 +323,14 @@ def main(argv=None) -> int:
         action="store_false",
         help="leave out the ends of CSF spaces in partial volume (ct_variation.csf_end, "
         f"{S.TRAIN_VARIATION['csf_end']:.0%} of the samples): 2.0.0's first recipe",
+    )
+    t.add_argument(
+        "--no-tilt",
+        dest="tilt",
+        action="store_false",
+        help="leave out the oblique slices of the head tilted out of the slice plane "
+        f"(bundled_sets.tilted_heads, {S.TRAIN_VARIATION['tilt']:.0%} of the samples): "
+        "2.0.0's second weights",
     )
     c = sub.add_parser("calibrate", help="operating point, temperature and evaluation only")
     e = sub.add_parser("evaluate", help="re-measure the package and rewrite its card")

@@ -19,6 +19,11 @@ abnormal. Each family imitates one source of variation:
 * ``beam_hardening`` — cupping near the skull (a smooth darkening or brightening that fades
   over 3-10 mm from bone) and, half the time, dark streaks between dense bone.
 
+Training only, because they need the volume or change the anatomy rather than the scanner:
+:func:`deform` (another head shape), :func:`csf_end` (a CSF space's end in partial volume) and
+:func:`tilted_volume` (the head tilted out of the slice plane: a chin-down or rolled head, or
+a tilted gantry, cuts every structure obliquely).
+
 No torch and no Qt; numpy and scipy.ndimage. Everything takes a ``numpy.random.Generator``.
 """
 
@@ -171,6 +176,47 @@ def csf_end(rng, hu, brain, fade=(0.3, 0.85), radius_px=(8.0, 20.0), parts=(1, 2
     median = float(np.median(hu[brain])) if brain.any() else 30.0
     level = np.where(near > 0.02, level / np.maximum(near, 1e-6), median)
     return (hu + weight * (level - smooth)).astype(np.float32)
+
+
+def tilted_volume(hu, spacing_zyx, pitch_deg, roll_deg, slabs, region):
+    """The volume as oblique slices of a head tilted ``pitch_deg`` (nodding, about the
+    left-right axis) and ``roll_deg`` (about the front-back axis) out of the slice plane.
+
+    Slice ``j`` of the result reads, at pixel (r, c), the source volume at height
+    ``j + a (r - r0) + b (c - c0)`` (linear between the two nearest slices), ``a`` and ``b``
+    the tangents of the angles in slice units per pixel and (r0, c0) the centre of
+    ``region``'s bounding box. Only the slices within ``slabs`` (inclusive (first, last)
+    ranges) are resliced, and each reads **only its own slab**: heights beyond it are clamped
+    to its ends, so a tilted slice never borrows a voxel from outside its slab (a held-out
+    slice, say). The other slices are copied as they are. Returns (volume float32, the slices
+    whose oblique plane, and the planes of their two neighbours, stays inside their slab over
+    all of ``region``, a 2D mask of the pixels that must not be clamped: the head).
+    """
+    hu = np.asarray(hu, dtype=np.float32)
+    dz, dy, dx = (float(v) for v in spacing_zyx)
+    a = np.tan(np.radians(pitch_deg)) * dy / dz
+    b = np.tan(np.radians(roll_deg)) * dx / dz
+    rows, cols = np.nonzero(region)
+    r0 = 0.5 * (rows.min() + rows.max())
+    c0 = 0.5 * (cols.min() + cols.max())
+    yy, xx = np.mgrid[: hu.shape[1], : hu.shape[2]].astype(np.float32)
+    offset = (a * (yy - r0) + b * (xx - c0)).astype(np.float32)
+    reach_low, reach_high = -float(offset[region].min()), float(offset[region].max())
+    out = hu.copy()
+    allowed = []
+    for lo, hi in slabs:
+        for j in range(lo, hi + 1):
+            z = np.clip(j + offset, lo, hi)
+            z0 = np.minimum(np.floor(z).astype(np.intp), hi)
+            z1 = np.minimum(z0 + 1, hi)
+            w = z - z0
+            flat = np.arange(z.size)
+            src0 = hu[z0.ravel(), flat // hu.shape[2], flat % hu.shape[2]]
+            src1 = hu[z1.ravel(), flat // hu.shape[2], flat % hu.shape[2]]
+            out[j] = ((1.0 - w.ravel()) * src0 + w.ravel() * src1).reshape(z.shape)
+            if j - 1 - reach_low >= lo and j + 1 + reach_high <= hi:
+                allowed.append(j)
+    return out, allowed
 
 
 def partial_volume(stack: np.ndarray, rng) -> np.ndarray:

@@ -156,3 +156,55 @@ def test_csf_end_leaves_a_slice_without_csf_as_it_is(head):
     brain = (hu > 20) & (hu < 40)
     out = V.csf_end(np.random.default_rng(0), np.where(brain | (hu > 500), hu, -1000.0), brain)
     assert np.array_equal(out, np.where(brain | (hu > 500), hu, -1000.0))
+
+
+def _ramp_volume():
+    """20 slices whose value is 10 x the slice index plus a column pattern (so columns differ)."""
+    z = np.arange(20, dtype=np.float32)[:, None, None]
+    cols = np.arange(64, dtype=np.float32)[None, None, :]
+    return np.broadcast_to(10.0 * z + 0.001 * cols, (20, 64, 64)).copy()
+
+
+def test_tilted_volume_cuts_obliquely_by_the_stated_angle():
+    vol = _ramp_volume()
+    region = np.zeros((64, 64), bool)
+    region[16:48, 16:48] = True
+    spacing = (1.5, 1.0, 1.0)
+    out, allowed = V.tilted_volume(vol, spacing, 10.0, 0.0, [(0, 19)], region)
+    # pitch: the height read changes along the rows by tan(10 deg) * 1 mm / 1.5 mm per row
+    per_row = np.tan(np.radians(10.0)) / 1.5
+    j = 10
+    centre = 0.5 * (16 + 47)
+    expected = 10.0 * (j + per_row * (np.arange(64) - centre))
+    inside = (expected >= 0) & (expected <= 190)
+    got = out[j][:, 0]
+    assert np.allclose(got[inside], expected[inside], atol=1e-3)
+    assert np.allclose(out[j][:, 5] - out[j][:, 0], 0.005, atol=1e-4)  # no roll: columns kept
+    # every allowed slice and its neighbours stay inside the slab over the region
+    reach = per_row * (47 - centre)
+    assert allowed == [k for k in range(20) if k - 1 - reach >= 0 and k + 1 + reach <= 19]
+    assert 10 in allowed and 0 not in allowed and 19 not in allowed
+
+
+def test_tilted_volume_without_a_tilt_is_the_volume():
+    vol = _ramp_volume()
+    region = np.ones((64, 64), bool)
+    out, allowed = V.tilted_volume(vol, (1.5, 1.0, 1.0), 0.0, 0.0, [(0, 19)], region)
+    assert np.array_equal(out, vol)
+    assert allowed == list(range(1, 19))
+
+
+def test_tilted_volume_reads_nothing_outside_each_slice_slab():
+    rng = np.random.default_rng(3)
+    vol = rng.normal(30.0, 5.0, (30, 48, 48)).astype(np.float32)
+    region = np.ones((48, 48), bool)
+    slabs = [(0, 9), (20, 29)]
+    held_out = list(range(10, 20))
+    out, allowed = V.tilted_volume(vol, (1.5, 1.0, 1.0), 6.0, -5.0, slabs, region)
+    changed = vol.copy()
+    changed[held_out] += 1000.0
+    out2, allowed2 = V.tilted_volume(changed, (1.5, 1.0, 1.0), 6.0, -5.0, slabs, region)
+    trained = [k for k in range(30) if k not in held_out]
+    assert np.array_equal(out[trained], out2[trained])
+    assert allowed == allowed2 and set(allowed) <= set(trained)
+    assert not np.array_equal(out[5], vol[5])  # it did tilt

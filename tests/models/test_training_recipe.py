@@ -142,3 +142,35 @@ def test_the_second_head_is_ct_like_and_takes_lesions_at_every_brain_level():
     x, mask, label, k = L.make_sample(rng, head, list(range(hu.shape[0])), 2)
     assert label == 2 and (mask == 2).any() and levels[k]
     assert float(x[mask == 2].mean()) < float(head.hu[k][mask == 2].mean()) - 5  # darker
+
+
+def test_tilted_heads_read_only_training_slices_and_take_lesions():
+    """The tilted heads (``bundled_sets.tilted_heads``) are resliced from the real CT inside
+    each training slab: changing every validation, test and buffer slice changes none of the
+    slices a tilted sample may be cut from (nor their neighbours, which a thick slice averages
+    in), every tilt leaves slices to cut from at two or more levels of the head, and a lesion
+    sample drawn from a tilted head is labelled and masked like one from the CT."""
+    from scipy import ndimage as ndi
+
+    from medviewer.ai import ct_variation as V
+
+    anatomy = S.load_anatomy()
+    train = set(S.split_slices("train"))
+    slabs = [(lo, hi) for lo, hi in S.SPLITS["train"] if hi - lo + 1 >= S.TILT_MIN_SLAB]
+    region = ndi.binary_dilation(anatomy.brain.any(axis=0), iterations=12)
+    changed = anatomy.hu.copy()
+    changed[[k for k in range(changed.shape[0]) if k not in train]] += 500.0
+    for pitch, roll in S.TILTS:
+        hu, allowed = V.tilted_volume(anatomy.hu, anatomy.spacing, pitch, roll, slabs, region)
+        hu2, _ = V.tilted_volume(changed, anatomy.spacing, pitch, roll, slabs, region)
+        used = sorted({j + d for j in allowed for d in (-1, 0, 1)})
+        assert set(used) <= train, (pitch, roll)
+        assert np.array_equal(hu[used], hu2[used]), (pitch, roll)
+        assert not np.array_equal(hu[allowed], anatomy.hu[allowed])  # it did tilt
+        levels = {next(i for i, (lo, hi) in enumerate(slabs) if lo <= j <= hi) for j in allowed}
+        assert len(levels) >= 2, (pitch, roll)
+    head = L.Anatomy.from_volume(hu, anatomy.spacing)  # the last tilt
+    rng = np.random.default_rng(1)
+    x, mask, label, k = L.make_sample(rng, head, allowed, 2)
+    assert label == 2 and (mask == 2).any() and k in allowed
+    assert float(x[mask == 2].mean()) < float(head.hu[k][mask == 2].mean()) - 5
