@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -259,12 +258,12 @@ def test_full_run_compare_activate_rerun_export(qtbot, sample, stores, registry,
     d.next()
     assert d.page_index == 1
     d.epochs_spin.setValue(3)
-    gaps, last = [], [time.monotonic()]
+    live = []  # batch-curve length at each GUI timer tick while the worker trains
 
     def tick():
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
+        if d.training:
+            xs = d.batch_curve.getData()[0]
+            live.append(0 if xs is None else len(xs))
 
     timer = QtCore.QTimer()
     timer.timeout.connect(tick)
@@ -274,7 +273,10 @@ def test_full_run_compare_activate_rerun_export(qtbot, sample, stores, registry,
     timer.stop()
     result = blocker.args[0]
     assert result is not None, d.training_outcome.text()
-    assert max(gaps) < 1.0  # the GUI kept running while it trained
+    # the GUI kept running while it trained: its timer fired on the GUI thread again and again
+    # and the live loss curve grew between ticks (no time bound: a loaded machine is slow,
+    # not wrong)
+    assert len(live) >= 3 and len(set(live)) >= 2, live
     # live curves: one point per epoch, and the batches between them
     n_epochs = len(d.history)
     assert n_epochs >= 1
