@@ -10,6 +10,7 @@ No torch and no Qt here; numpy and scipy.ndimage only. Nothing random.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -98,5 +99,11 @@ class Anatomy:
     def pixel_mm2(self) -> float:
         return self.spacing[1] * self.spacing[2]
 
+    @cached_property
+    def _brain_pixels(self) -> np.ndarray:
+        return self.brain.sum(axis=(1, 2))
+
     def brain_area_mm2(self, k: int) -> float:
-        return float(self.brain[k].sum()) * self.pixel_mm2
+        """Parenchyma area of slice ``k`` (counted once per volume: training asks it per
+        sample)."""
+        return float(self._brain_pixels[k]) * self.pixel_mm2

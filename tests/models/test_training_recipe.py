@@ -174,3 +174,28 @@ def test_tilted_heads_read_only_training_slices_and_take_lesions():
     x, mask, label, k = L.make_sample(rng, head, allowed, 2)
     assert label == 2 and (mask == 2).any() and k in allowed
     assert float(x[mask == 2].mean()) < float(head.hu[k][mask == 2].mean()) - 5
+
+
+def test_batches_from_two_workers_arrive_in_step_order_as_from_one():
+    """``train_bundled.Batches`` shares an epoch's steps among worker processes; the loader
+    must still hand the optimiser step 0, 1, 2, ... with each step's own batch, so the weights
+    do not depend on the number of workers (``--workers``)."""
+    anatomy = S.load_anatomy()
+    pre = S.preprocessor()
+    want = [S.training_batch(anatomy, pre, 7, 2, step, 2) for step in range(5)]
+    for workers in (0, 2):
+        got = list(T.Batches(anatomy, 7, 2, 5, workers=workers, size=2))
+        assert len(got) == 5, workers
+        for step, (batch, expected) in enumerate(zip(got, want)):
+            for part, part_expected in zip(batch, expected):
+                assert np.array_equal(part.numpy(), part_expected), (workers, step)
+    assert not np.array_equal(want[0][0], want[1][0])  # steps differ: the order is checked
+
+
+def test_brain_area_is_counted_once_and_matches_the_mask():
+    anatomy = S.load_anatomy()
+    for k in (0, 30, 60, 107):
+        assert anatomy.brain_area_mm2(k) == float(anatomy.brain[k].sum()) * anatomy.pixel_mm2
+    assert L.lesion_candidates(anatomy, list(range(108))) == [
+        k for k in range(108) if anatomy.brain[k].sum() * anatomy.pixel_mm2 >= 400.0
+    ]
