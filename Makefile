@@ -64,7 +64,7 @@ sample: setup
 lesion-sample: setup
 	$(BIN)/python resources/sample/build_lesion_sample.py
 
-# Retrain the bundled model 2.0.0 from scratch (~67 min on 2 CPU cores, training and evaluation;
+# Retrain the bundled model 2.0.0 from scratch (~57 min on 2 CPU cores, training and evaluation;
 # CUDA when present); rewrites models/headct-lesions/2.0.0 (1.0.0 is never touched).
 train-model: setup
 	$(BIN)/python models/train_bundled.py train

@@ -190,6 +190,8 @@ def render_card(result: dict, manifest, out: Path, splits: dict) -> str:
     c, w = zip(*manifest.preprocessing.windows)
     offsets = "(" + ", ".join(f"{v:+.2f}" for v in done.get("class_offsets", [])) + ")"
     max_fpr = _pct(done["max_fpr"]) if "max_fpr" in done else "?"
+    n_workers = done.get("workers")
+    workers = f" and {n_workers} batch worker{'s' if n_workers != 1 else ''}" if n_workers else ""
     pg = t["pointing_game"]
     n_val_positions = sum(hi - lo + 1 for lo, hi in splits["val"])
     n_test_positions = sum(hi - lo + 1 for lo, hi in splits["test"])
@@ -305,7 +307,7 @@ one-cycle schedule (peak lr 2e-3), batch 32, {len(epochs)} epochs of fresh sampl
 ({done.get("samples", "?")} in all), {done.get("precision", "?")}; the epoch with the
 lowest validation loss was kept (epoch {done.get("best_epoch", "?")}). Seed
 {done.get("seed", "?")}; {done.get("minutes", "?")} minutes on {done.get("machine", "?")} with
-{done.get("threads", "?")} threads ({done.get("minutes_training", "?")} of them training).
+{done.get("threads", "?")} threads{workers} ({done.get("minutes_training", "?")} of them training).
 Reproduce with `make train-model` (the same script uses
 CUDA when present; `--device`); re-measure with `make eval-model`. Log: `training_log.jsonl`.
 

@@ -33,9 +33,10 @@ def tried_second_head(done: dict) -> str:
 - A stand-in for that second head: Colin27's brain MRI made CT-like (`models/colin_ct.py`),
   35 % of the training samples, the recipe otherwise the same (seed, split, 40 epochs;
   lowest validation loss at epoch 20); `python models/train_bundled.py train --second-head
-  --out DIR` reproduces it in ~55 minutes. On the same held-out slices, against 2.0.0's
-  first weights (before the CSF ends): macro AUC 0.930 (0.925), hypodense AUC 0.883 (0.871),
-  hypodense sensitivity 0.750 (0.523), but normal slices called abnormal 0.310 (0.240) and
+  --no-csf-ends --no-tilt --out DIR` retrains it (it took ~55 minutes). On the same held-out
+  slices, against 2.0.0's first weights (before the CSF ends): macro AUC 0.930 (0.925),
+  hypodense AUC 0.883 (0.871), hypodense sensitivity 0.750 (0.523), but normal slices called
+  abnormal 0.310 (0.240) and
   the robustness set 0.334 (0.183; kernel 0.40, thickness 0.50, beam hardening 0.41);
   shifted macro AUC 0.935 (0.939), Grad-CAM pointing game for hypodense lesions 0.737
   (0.713), ECE after scaling 0.117 (0.116). It finds more hypodense lesions and raises more

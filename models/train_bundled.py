@@ -1,6 +1,6 @@
 """Train and evaluate the bundled head CT lesion classifier, reproducibly, on this CPU.
 
-    python models/train_bundled.py train      # ~67 min on 2 CPU cores (make train-model)
+    python models/train_bundled.py train      # ~57 min on 2 CPU cores (make train-model)
     python models/train_bundled.py evaluate   # re-measures the package (make eval-model)
 
 The package lands in ``models/headct-lesions/2.0.0/``: ``weights.safetensors``,

@@ -70,6 +70,10 @@ def main() -> int:
         ai_shots(app, w, out)
         print("saved to", out)
         return 0
+    if "--labeling-only" in sys.argv:  # only the Labels dock's shot
+        labeling_shot(app, w, out)
+        print("saved to", out)
+        return 0
     done = []
     w.volume_ready.connect(lambda: done.append(True))
     w.open_paths([str(sample_study_dir())])
@@ -202,11 +206,10 @@ def reading_shots(app, out: Path) -> None:
     w.close()
 
 
-def ai_shots(app, w, out: Path) -> None:
-    """The bundled model on the study with synthetic lesions: per-slice plot and Grad-CAM."""
+def classify_lesion_study(app, w) -> None:
+    """Open the study with synthetic lesions and run the default CT model on it (CPU)."""
     from medviewer.resources import lesion_sample_dir
 
-    w.actions["view.layout"].trigger()  # back to one plane
     done = []
     w.volume_ready.connect(lambda: done.append(True))
     w.open_paths([str(lesion_sample_dir())])
@@ -217,6 +220,14 @@ def ai_shots(app, w, out: Path) -> None:
     panel.device_box.setCurrentIndex(panel.device_box.findData("cpu"))
     w.actions["ai.run"].trigger()
     wait(app, lambda: bool(finished), 120)
+
+
+def ai_shots(app, w, out: Path) -> None:
+    """The bundled model on the study with synthetic lesions: per-slice plot and Grad-CAM."""
+
+    w.actions["view.layout"].trigger()  # back to one plane
+    classify_lesion_study(app, w)
+    panel = w.ai_panel
     slice_index = int(os.environ.get("MV_SHOT_SLICE", "7"))
     w.viewer.primary.set_index(slice_index)
     shown = []
@@ -275,9 +286,15 @@ def sr_shot(app, w, out: Path) -> None:
 
 def labeling_shot(app, w, out: Path) -> None:
     """The Labels dock on the lesion study after the AI run: a dozen slices labeled by key
-    (one accepted from the model, one flagged in review), an evidence rectangle shown."""
+    (one accepted from the model, one flagged in review), an evidence rectangle shown. The
+    study is opened and classified again: the SR shot before leaves a copy of it open."""
     from medviewer.labels.schema import Region
 
+    classify_lesion_study(app, w)
+    heat = w.actions["ai.toggle_heatmap"]
+    if heat.isChecked():  # left on by the heat-map shots
+        heat.trigger()
+    w.messages_dock.hide()
     lab = w.labeling
     lab.change_annotator("Demo annotator")
     w.labeling_dock.raise_()
