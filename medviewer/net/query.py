@@ -17,6 +17,7 @@ from medviewer.net.association import (
     TIMEOUT_S,
     NetError,
     associate,
+    park_reactor,
     status_code,
     status_words,
 )
@@ -190,6 +191,7 @@ def find_iter(
     assoc = associate(node, calling_ae, [FIND], what="query", timeout=timeout)
     page: list[Match] = []
     try:
+        park_reactor(assoc)
         responses = assoc.send_c_find(_identifier(query, level), FIND)
         final = None
         for status, identifier in responses:

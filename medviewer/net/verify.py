@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from medviewer.net.association import TIMEOUT_S, NetError, associate, status_words
+from medviewer.net.association import TIMEOUT_S, NetError, associate, park_reactor, status_words
 from medviewer.net.nodes import RemoteNode
 
 VERIFICATION = "1.2.840.10008.1.1"
@@ -40,6 +40,7 @@ def echo(node: RemoteNode, calling_ae: str, timeout: float = TIMEOUT_S) -> EchoR
     except NetError as exc:
         return EchoResult(node.name, False, exc.reason, str(exc), _ms(start))
     try:
+        park_reactor(assoc)
         status = assoc.send_c_echo()
         if assoc.is_aborted or status is None or "Status" not in status:
             return EchoResult(

@@ -181,3 +181,32 @@ def test_send_to_a_node_that_rejects_us(pacs, tmp_path):
     with pytest.raises(NetError) as info:
         run_job(send_iter(pacs.node(ae_title="WRONG"), "MEDVIEWER", [pacs.folders["rle"]]))
     assert info.value.reason == "called_ae"
+
+
+def test_the_reactor_is_held_before_a_request_so_it_cannot_take_the_answer(pacs, tmp_path):
+    """pynetdicom runs a reactor thread beside a requestor that takes complete messages off
+    the DIMSE queue; its pause before ``send_c_*`` can be read as done while the thread is just
+    leaving its checkpoint, and a fast answer (this in-process receiver, a loaded CPU) is then
+    taken by it: "Received unexpected C-STORE service message", a DIMSE timeout and an aborted
+    send (seen once in CI). ``park_reactor`` returns only when the thread waits at the
+    checkpoint; the request then gets its answer and lets the thread go again."""
+    from medviewer.net.association import associate, park_reactor
+    from medviewer.net.verify import VERIFICATION
+
+    store = StudyStore(tmp_path / "in", 10**9)
+    with Receiver(pacs.local(), store, ["OTHERPACS"]):
+        assoc = associate(_us(pacs), "OTHERPACS", [VERIFICATION], what="verify")
+        try:
+            checkpoint = assoc._reactor_checkpoint
+            for _ in range(20):
+                assert checkpoint.is_set()  # running between requests
+                park_reactor(assoc)
+                assert not checkpoint.is_set() and assoc._is_paused
+                assert len(checkpoint._cond._waiters) == 1  # the reactor waits there
+                time.sleep(0.005)
+                assert len(checkpoint._cond._waiters) == 1  # and stays
+                status = assoc.send_c_echo()
+                assert status is not None and status.Status == 0
+        finally:
+            assoc.release()
+    park_reactor(object())  # not a pynetdicom association (or other internals): no-op
