@@ -22,14 +22,8 @@ from pathlib import Path
 
 from medviewer.errors import Cancelled
 from medviewer.jobs import CancelToken, Job, Progress
-from medviewer.net.association import (
-    TIMEOUT_S,
-    NetError,
-    associate,
-    park_reactor,
-    status_code,
-    status_words,
-)
+from medviewer.net import association
+from medviewer.net.association import TIMEOUT_S, NetError, associate, status_code, status_words
 from medviewer.net.nodes import LocalNode, NodeError, RemoteNode
 from medviewer.net.storage import StoreError, StoreFull, StudyStore, check_uid
 
@@ -331,7 +325,7 @@ def _get(node, local, store, result, expected, cancel, timeout):
     try:
         if not any(c.abstract_syntax == GET for c in assoc.accepted_contexts):
             raise _NoGet(f"{node.describe()} does not offer C-GET")
-        park_reactor(assoc)
+        association.park_reactor(assoc)
         responses = assoc.send_c_get(_identifier(result.study_uid, result.series_uid), GET)
 
         def refused(code: int, status) -> None:
@@ -378,7 +372,7 @@ def _move(node, local, store, result, receiver, expected, cancel, timeout):
             own.start()
         assoc = associate(node, local.ae_title, [MOVE], what="retrieve (C-MOVE)", timeout=timeout)
         try:
-            park_reactor(assoc)
+            association.park_reactor(assoc)
             responses = assoc.send_c_move(
                 _identifier(result.study_uid, result.series_uid), local.ae_title, MOVE
             )

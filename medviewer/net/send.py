@@ -13,14 +13,8 @@ from pathlib import Path
 
 from medviewer.errors import Cancelled
 from medviewer.jobs import CancelToken, Job, Progress
-from medviewer.net.association import (
-    TIMEOUT_S,
-    NetError,
-    associate,
-    park_reactor,
-    status_code,
-    status_words,
-)
+from medviewer.net import association
+from medviewer.net.association import TIMEOUT_S, NetError, associate, status_code, status_words
 from medviewer.net.nodes import RemoteNode
 
 MAX_CONTEXTS = 128
@@ -115,7 +109,7 @@ def send_iter(
                 )
                 continue
             try:
-                park_reactor(assoc)
+                association.park_reactor(assoc)
                 status = assoc.send_c_store(str(f))
             except (AttributeError, ValueError, OSError) as exc:  # a file pynetdicom rejects
                 result.failures.append(f"{f}: could not be sent ({exc})")
