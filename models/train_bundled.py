@@ -82,17 +82,10 @@ class Batches:
     more cores, more workers keep a GPU fed."""
 
     def __init__(
-        self,
-        anatomy,
-        seed: int,
-        epoch: int,
-        steps: int,
-        second=None,
-        csf_ends=True,
-        tilted=None,
-        workers: int = 1,
-        size: int = BATCH,
+        self, anatomy, seed: int, epoch: int, steps: int, workers=1, size=BATCH, **variation
     ) -> None:
+        """``variation``: ``second``, ``csf_ends`` and ``tilted`` of
+        :func:`bundled_sets.training_batch`, passed on as they are."""
         import torch
 
         class _Stream(torch.utils.data.IterableDataset):
@@ -101,9 +94,7 @@ class Batches:
                 first, every = (info.id, info.num_workers) if info else (0, 1)
                 pre = S.preprocessor()
                 for step in range(first, steps, every):
-                    yield S.training_batch(
-                        anatomy, pre, seed, epoch, step, size, second, csf_ends, tilted
-                    )
+                    yield S.training_batch(anatomy, pre, seed, epoch, step, size, **variation)
 
         workers = max(0, min(workers, steps))
         self.loader = torch.utils.data.DataLoader(
@@ -180,7 +171,16 @@ def train(args) -> None:
         t_epoch = time.perf_counter()
         cls_losses, map_losses = [], []
         for step, (xb, tb, yb) in enumerate(
-            Batches(anatomy, args.seed, epoch, steps, second, args.csf_ends, tilted, args.workers)
+            Batches(
+                anatomy,
+                args.seed,
+                epoch,
+                steps,
+                args.workers,
+                second=second,
+                csf_ends=args.csf_ends,
+                tilted=tilted,
+            )
         ):
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
             tb, yb = tb.to(device), yb.to(device)
