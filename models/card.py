@@ -90,10 +90,10 @@ def _misses(t: dict) -> str:
     matrix = t["confusion"]["matrix"]
     for i, cls in enumerate(names[1:], start=1):
         total = sum(matrix[i]) or 1
+        other = sum(matrix[i]) - matrix[i][i] - matrix[i][0]  # counts: no "-0.0 %"
         lines.append(
             f"- Overall, {_pct(matrix[i][0] / total)} of held-out {cls} slices are called "
-            f"normal and {_pct(1 - matrix[i][i] / total - matrix[i][0] / total)} the other "
-            "lesion class."
+            f"normal and {_pct(other / total)} the other lesion class."
         )
     return "\n".join(lines) or "- No stratum with at least 10 slices is found under 80 %."
 

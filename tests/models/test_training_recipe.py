@@ -199,3 +199,21 @@ def test_brain_area_is_counted_once_and_matches_the_mask():
     assert L.lesion_candidates(anatomy, list(range(108))) == [
         k for k in range(108) if anatomy.brain[k].sum() * anatomy.pixel_mm2 >= 400.0
     ]
+
+
+def test_the_card_counts_lesions_called_the_other_class_without_a_negative_zero():
+    import card
+
+    # 300 hyperdense slices: 1 called normal, 299 found, none the other class. Subtracting the
+    # two shares in floating point gave "-0.0 %" on the card.
+    t = {
+        "strata": {},
+        "confusion": {
+            "rows_true_cols_predicted": list(L.CLASSES),
+            "matrix": [[280, 0, 20], [1, 299, 0], [91, 20, 189]],
+        },
+    }
+    text = card._misses(t)
+    assert "0.3 % of held-out hyperdense_lesion slices are called normal and 0.0 % the other" in text
+    assert "30.3 % of held-out hypodense_lesion slices are called normal and 6.7 % the other" in text
+    assert "-0.0" not in text
