@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import card_history as H  # models/card_history.py, beside this module
@@ -72,6 +73,43 @@ def _robustness_table(r: dict, previous: dict | None) -> str:
             + extra
         )
     return "\n".join(rows)
+
+
+def _where_misses(t: dict) -> str:
+    """Whether the hypodense and normal-slice targets are missed at the operating point or
+    in the model's ranking (``bundled_eval.hypodense_tradeoff``), and how coarse the
+    normal-slice figure is."""
+    tr = t.get("hypodense_tradeoff")
+    if not tr:
+        return ""
+    matrix = t["confusion"]["matrix"]
+    n_normal, n_images = sum(matrix[0]), t.get("distinct_normal_images") or 1
+    limit = _pct(tr["max_fpr"]).replace(".0 %", " %")
+    fpr80 = tr["false_positive_rate_for_sensitivity_0.80"]
+    need = (
+        f"finding 0.80 of them calls {_pct(fpr80)} of normal slices abnormal"
+        if fpr80 is not None
+        else "no threshold finds 0.80 of them"
+    )
+    where = (
+        "in how the model ranks slices (hypodense AUC "
+        f"{t['auc']['hypodense_lesion']:.3f}), not in where the operating point was set"
+        if tr["best_sensitivity"] < 0.80
+        else "in where the operating point was set: the ranking would allow the target"
+    )
+    text = (
+        f"Where the misses lie. The test's {n_normal} normal slices are {n_images} distinct "
+        "images (a held-out level without a lesion is repeated as it is: lesion-free slices "
+        "get no variation), so the share called abnormal moves in steps of about "
+        f"{100.0 / n_images:.0f} %, and a single level called abnormal misses the 5 % target. "
+        "Moving only the hypodense threshold and reading the result on the test slices "
+        "themselves (no valid operating point; it only locates the miss): at most "
+        f"{tr['best_sensitivity']:.3f} of hypodense lesion slices are found with at most "
+        f"{limit} of normal slices called abnormal; {need}. The hypodense miss lies {where}."
+    )
+    text = text.replace(" %", "\xa0%")  # no line break inside "5 %"
+    wrapped = textwrap.fill(text, 94, initial_indent="- ", subsequent_indent="  ")
+    return "\n" + wrapped.replace("\xa0", " ")
 
 
 def _misses(t: dict) -> str:
@@ -330,7 +368,7 @@ What was tried for the missed targets:
   abnormal does not carry over to the {n_test_positions} test positions{calibration}. The validation loss was lowest at
   epoch {done.get("best_epoch", "?")} of {len(epochs)}{late}.
 - Not available offline: a second head CT, which would give the normal anatomy the model
-  lacks; that, not the network, limits the false-positive rate here.{tried_second_head}
+  lacks; that, not the network, limits the false-positive rate here.{tried_second_head}{H.tried_at_inference(done)}{_where_misses(t)}
 
 | target | value | required | |
 |---|---|---|---|

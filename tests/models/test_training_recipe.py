@@ -84,6 +84,8 @@ def test_eval_model_measures_a_copy_and_writes_every_number_the_card_needs(tmp_p
     assert "## What the model still misses" in card and "Not for diagnosis" in card
     assert set(written["test"]["by_position"]) == {str(k) for k in set(_test_positions())}
     assert "### By slice position (held-out test)" in card
+    assert "- Where the misses lie. The test's" in card
+    assert written["test"]["distinct_normal_images"] == len(set(_test_positions()[0::3]))
     # the committed package itself is untouched
     assert json.loads((S.OUT / "metrics.json").read_text())["test"]["n"] == 900
 
@@ -214,6 +216,41 @@ def test_the_card_counts_lesions_called_the_other_class_without_a_negative_zero(
         },
     }
     text = card._misses(t)
-    assert "0.3 % of held-out hyperdense_lesion slices are called normal and 0.0 % the other" in text
-    assert "30.3 % of held-out hypodense_lesion slices are called normal and 6.7 % the other" in text
+    assert (
+        "0.3 % of held-out hyperdense_lesion slices are called normal and 0.0 % the other" in text
+    )
+    assert (
+        "30.3 % of held-out hypodense_lesion slices are called normal and 6.7 % the other" in text
+    )
     assert "-0.0" not in text
+
+
+def test_the_hypodense_trade_off_tells_a_ranking_miss_from_an_operating_point_miss():
+    import bundled_eval as E
+    import card
+
+    # 4 normal slices, 5 hypodense ones. The hypodense logit (column 2) ranks them:
+    # normal 0, 1, 2, 3; hypodense -1, 1.5, 2.5, 3.5, 4.5. At the given point (argmax with a
+    # normal logit of 4) one hypodense slice is found.
+    y = np.array([0, 0, 0, 0, 2, 2, 2, 2, 2])
+    hypo = np.array([0.0, 1.0, 2.0, 3.0, -1.0, 1.5, 2.5, 3.5, 4.5])
+    logits = np.stack([np.full(9, 4.0), np.full(9, -9.0), hypo], axis=1)
+    tr = E.hypodense_tradeoff(logits, y, max_fpr=0.25)
+    # one normal of 4 may be called abnormal: the threshold passes between 2.0 and 3.0;
+    # found: 2.5, 3.5 and 4.5 (3 of 5)
+    assert tr["best_sensitivity"] == 0.6 and tr["its_false_positive_rate"] == 0.25
+    # 0.80 (4 of 5) needs the threshold below 1.5: normals 2.0 and 3.0 called abnormal
+    assert tr["false_positive_rate_for_sensitivity_0.80"] == 0.5
+    t = {
+        "hypodense_tradeoff": tr,
+        "distinct_normal_images": 2,
+        "confusion": {"matrix": [[4, 0, 0], [0, 0, 0], [4, 0, 1]]},
+        "auc": {"hypodense_lesion": 0.85},
+    }
+    text = " ".join(card._where_misses(t).split())
+    assert "4 normal slices are 2 distinct images" in text and "about 50 %" in text
+    assert "at most 0.600 of hypodense lesion slices are found with at most 25 %" in text
+    assert "finding 0.80 of them calls 50.0 % of normal slices abnormal" in text
+    assert "lies in how the model ranks slices (hypodense AUC 0.850)" in text
+    tr["best_sensitivity"] = 0.9
+    assert "lies in where the operating point was set" in " ".join(card._where_misses(t).split())
