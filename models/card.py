@@ -368,7 +368,7 @@ What was tried for the missed targets:
   abnormal does not carry over to the {n_test_positions} test positions{calibration}. The validation loss was lowest at
   epoch {done.get("best_epoch", "?")} of {len(epochs)}{late}.
 - Not available offline: a second head CT, which would give the normal anatomy the model
-  lacks; that, not the network, limits the false-positive rate here.{tried_second_head}{H.tried_at_inference(done)}{_where_misses(t)}
+  lacks; that, not the network, limits the false-positive rate here.{tried_second_head}{H.tried_on_these_weights(done)}{_where_misses(t)}
 
 | target | value | required | |
 |---|---|---|---|
