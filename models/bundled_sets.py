@@ -177,17 +177,18 @@ def load_second_head() -> L.Anatomy:
     return L.Anatomy.from_volume(hu, spacing)
 
 
-def training_sample(rng, anatomy, pre, second=None, csf_ends=True, tilted=None):
+def training_sample(rng, anatomy, pre, second=None, csf_ends=True, tilted=None, shares=None):
     """One class-balanced, varied training sample: (input, mask, label). ``second``: another
     head (an :class:`~medviewer.ai.lesions.Anatomy`) drawn from now and then; ``csf_ends``:
     now and then a CSF space's end in partial volume (:func:`~ct_variation.csf_end`);
-    ``tilted``: :func:`tilted_heads`, one of which is drawn from now and then."""
+    ``tilted``: :func:`tilted_heads`, one of which is drawn from now and then; ``shares``: how
+    often each class is drawn (``--class-shares``; None: equally, as the shipped weights were)."""
     slices = split_slices("train")
     if second is not None and rng.random() < SECOND_HEAD_FRACTION:
         anatomy, slices = second, list(range(second.hu.shape[0]))
     elif tilted and rng.random() < TRAIN_VARIATION["tilt"]:
         anatomy, slices = tilted[int(rng.integers(len(tilted)))]
-    target = int(rng.integers(3))
+    target = int(rng.integers(3)) if shares is None else int(rng.choice(3, p=shares))
     thick = rng.random() < TRAIN_VARIATION["thickness"]
     hu, mask, label, k = L.make_sample(rng, anatomy, slices, target, thickness=thick)
     if csf_ends and rng.random() < TRAIN_VARIATION["csf_end"]:
@@ -212,6 +213,7 @@ def training_batch(
     second=None,
     csf_ends=True,
     tilted=None,
+    shares=None,
 ):
     """A batch drawn from its own seed (epoch, step): the same whichever process makes it."""
     rng = np.random.default_rng([seed, epoch, step])
@@ -219,7 +221,8 @@ def training_batch(
     masks = np.empty((size, 256, 256), np.uint8)
     ys = np.empty(size, np.int64)
     for i in range(size):
-        xs[i], masks[i], ys[i] = training_sample(rng, anatomy, pre, second, csf_ends, tilted)
+        sample = training_sample(rng, anatomy, pre, second, csf_ends, tilted, shares)
+        xs[i], masks[i], ys[i] = sample
     return xs, map_targets(masks, len(L.CLASSES)), ys
 
 

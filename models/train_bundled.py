@@ -108,6 +108,20 @@ class Batches:
         return iter(self.loader)
 
 
+def class_shares(text: str) -> list[float]:
+    """``--class-shares``: three non-negative numbers, not all zero, normalised to sum 1."""
+    try:
+        v = [float(x) for x in text.split(",")]
+    except ValueError:
+        v = []
+    if len(v) != len(L.CLASSES) or not all(np.isfinite(v)) or min(v) < 0 or sum(v) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give {len(L.CLASSES)} non-negative numbers separated by commas, "
+            f"one per class ({', '.join(L.CLASSES)}), e.g. 0.4,0.2,0.4"
+        )
+    return [x / sum(v) for x in v]
+
+
 def logits_of(net, x: np.ndarray, device: str = "cpu") -> np.ndarray:
     import torch
 
@@ -180,6 +194,7 @@ def train(args) -> None:
                 second=second,
                 csf_ends=args.csf_ends,
                 tilted=tilted,
+                shares=args.class_shares,
             )
         ):
             xb = xb.to(device).contiguous(memory_format=torch.channels_last)
@@ -241,6 +256,7 @@ def train(args) -> None:
         "second_head_fraction": S.SECOND_HEAD_FRACTION if args.second_head else 0.0,
         "csf_ends": bool(args.csf_ends),
         "tilt": bool(args.tilt),
+        "class_shares": args.class_shares,
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}",
     }
     finish(args, net, val, device, summary, anatomy, t0)
@@ -312,7 +328,7 @@ def calibrate(args) -> None:
     net.load_state_dict(load_state_dict(out / "weights.safetensors"))
     keep = (
         "best_epoch", "samples", "threads", "device", "precision", "seed", "second_head",
-        "second_head_fraction", "csf_ends", "tilt", "workers", "machine",
+        "second_head_fraction", "csf_ends", "tilt", "class_shares", "workers", "machine",
     )  # fmt: skip
     base = {"event": "done", **{k: summary[k] for k in keep if k in summary}}
     base["minutes_training"] = summary.get("minutes")
@@ -335,6 +351,14 @@ def main(argv=None) -> int:
         "any number",
     )
     t.add_argument("--seg-weight", type=float, default=1.0)
+    t.add_argument(
+        "--class-shares",
+        type=class_shares,
+        default=None,
+        metavar="N,HYPER,HYPO",
+        help="how often each class (normal, hyperdense, hypodense) is drawn for training, e.g. "
+        "0.4,0.2,0.4 (normalised); default: equal shares, drawn as 2.0.0's shipped weights were",
+    )
     t.add_argument("--pos-weight", type=float, default=20.0)
     t.add_argument(
         "--precision",

@@ -254,3 +254,28 @@ def test_the_hypodense_trade_off_tells_a_ranking_miss_from_an_operating_point_mi
     assert "lies in how the model ranks slices (hypodense AUC 0.850)" in text
     tr["best_sensitivity"] = 0.9
     assert "lies in where the operating point was set" in " ".join(card._where_misses(t).split())
+
+
+def test_class_shares_set_how_often_each_class_is_drawn_and_bad_shares_are_refused():
+    """``--class-shares``: 0.4,0.2,0.4 draws normal and hypodense slices twice as often as
+    hyperdense ones; without it the classes come equally often, from the same random stream
+    as before the option (the shipped weights stay reproducible)."""
+    import argparse
+
+    import pytest
+
+    assert T.class_shares("2,1,2") == [0.4, 0.2, 0.4]
+    for bad in ("0.5,0.5", "a,b,c", "1,-1,1", "0,0,0", "nan,1,1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="non-negative numbers"):
+            T.class_shares(bad)
+    anatomy = S.load_anatomy()
+    pre = S.preprocessor()
+    counts = np.zeros(3, int)
+    for step in range(6):
+        _, _, ys = S.training_batch(anatomy, pre, 11, 0, step, 25, shares=[0.4, 0.2, 0.4])
+        counts += np.bincount(ys, minlength=3)
+    # 150 draws: hyperdense expected 30 (sd ~4.9), each other class 60 (sd ~6)
+    assert counts[1] < 45 and counts[0] > 40 and counts[2] > 40, counts
+    # labels drawn by the code before the option existed, for this seed, epoch and step
+    _, _, ys_equal = S.training_batch(anatomy, pre, 11, 0, 0, 12)
+    assert ys_equal.tolist() == [0, 0, 1, 2, 0, 2, 1, 0, 0, 0, 1, 1]
