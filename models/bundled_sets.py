@@ -170,10 +170,22 @@ COLIN_LICENCE = ROOT.parent / "shared" / "data" / "mricron-templates" / "COPYRIG
 """Colin27's licence (BSD-3, Debian's ``mricron-data``): copied beside weights trained on it."""
 
 
-def load_second_head() -> L.Anatomy:
-    from colin_ct import colin_hu
+SECOND_HEAD_STYLES = ("mri", "matched")
+"""``mri``: Colin27 converted with fixed tissue levels and smooth noise (the card's runs);
+``matched``: CSF, parenchyma, noise level and texture measured on the real CT's training
+slices, slices averaged across their thickness (``colin_ct.measure_ct``)."""
 
-    hu, spacing = colin_hu()
+
+def load_second_head(style: str = "mri", anatomy: L.Anatomy | None = None) -> L.Anatomy:
+    from colin_ct import colin_hu, measure_ct
+
+    look = None
+    if style == "matched":
+        real = anatomy if anatomy is not None else load_anatomy()
+        look = measure_ct(real.hu, real.brain, real.noise, split_slices("train"))
+    elif style != "mri":
+        raise ValueError(f"second head style {style!r}: one of {', '.join(SECOND_HEAD_STYLES)}")
+    hu, spacing = colin_hu(look=look)
     return L.Anatomy.from_volume(hu, spacing)
 
 

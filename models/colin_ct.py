@@ -16,6 +16,7 @@ numpy, scipy and SimpleITK only. Deterministic.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,90 @@ def _three_means(values: np.ndarray) -> tuple[float, float, float]:
     return tuple(float(c) for c in np.sort(centres))
 
 
-def colin_hu(folder: Path = DATA, seed: int = 7) -> tuple[np.ndarray, tuple]:
-    """(HU volume (slices, 256, 256) float32 on the CT's grid, spacing zyx in mm)."""
+@dataclass(frozen=True)
+class CtLook:
+    """What a real head CT looks like where Colin27's conversion guesses: ``--second-head
+    matched`` measures it on the real CT's training slices (:func:`measure_ct`)."""
+
+    csf_hu: float
+    """Lower quartile of deep CSF (inside the brain's outline, not parenchyma, 3 pixels from
+    its edge: the ventricles and wide cisterns), 1-pixel Gaussian: the cores of the
+    ventricles (their median still mixes in partial volume at the edges)."""
+    parenchyma_hu: float
+    """Median parenchyma HU after a 1.5-pixel Gaussian (noise averaged out)."""
+    noise_sd: float
+    """Median per-slice parenchyma noise (HU), as :class:`~medviewer.ai.lesions.Anatomy`
+    measures it."""
+    acf: np.ndarray
+    """The noise's autocorrelation in the slice plane, lags -ACF_LAG..ACF_LAG (centre 1)."""
+
+
+ACF_LAG = 6
+
+
+def measure_ct(hu: np.ndarray, brain: np.ndarray, noise: np.ndarray, slices) -> CtLook:
+    """CSF level, parenchyma level, noise level and noise texture of a head CT's ``slices``.
+
+    The texture is the autocorrelation of the difference of neighbouring slices (both in
+    ``slices``; their noise is independent, their anatomy nearly the same) over parenchyma
+    3 pixels in from its edge."""
+    csf, paren = [], []
+    chosen = set(slices)
+    lag = ACF_LAG
+    sums = np.zeros((2 * lag + 1, 2 * lag + 1))
+    counts = np.zeros_like(sums)
+    for k in slices:
+        inside = ndi.binary_fill_holes(brain[k]) & ~brain[k]
+        smooth = ndi.gaussian_filter(hu[k].astype(np.float64), 1.0)
+        csf.append(smooth[ndi.binary_erosion(inside, iterations=3)])
+        if brain[k].sum() < 400:
+            continue
+        paren.append(np.median(ndi.gaussian_filter(hu[k].astype(np.float64), 1.5)[brain[k]]))
+        if k + 1 not in chosen:
+            continue
+        m = ndi.binary_erosion(brain[k] & brain[k + 1], iterations=3)
+        d = np.where(m, hu[k].astype(np.float64) - hu[k + 1], 0.0)
+        d[m] -= d[m].mean()
+        mf = m.astype(np.float64)
+        h, w = d.shape
+        for dy in range(-lag, lag + 1):
+            for dx in range(-lag, lag + 1):
+                ys, xs = slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx))
+                yd, xd = slice(max(0, -dy), h + min(0, -dy)), slice(max(0, -dx), w + min(0, -dx))
+                sums[dy + lag, dx + lag] += (d[ys, xs] * d[yd, xd]).sum()
+                counts[dy + lag, dx + lag] += (mf[ys, xs] * mf[yd, xd]).sum()
+    acf = sums / np.maximum(counts, 1.0)
+    return CtLook(
+        csf_hu=float(np.percentile(np.concatenate(csf), 25)),
+        parenchyma_hu=float(np.median(paren)),
+        noise_sd=float(np.median(noise[list(slices)])),
+        acf=acf / acf[lag, lag],
+    )
+
+
+def textured_noise(rng, shape: tuple, look: CtLook) -> np.ndarray:
+    """White noise shaped slice by slice to ``look``'s autocorrelation (its power spectrum,
+    Wiener-Khinchin), standard deviation ``noise_sd``."""
+    lag = ACF_LAG
+    kernel = np.zeros(shape[1:])
+    for dy in range(-lag, lag + 1):
+        for dx in range(-lag, lag + 1):
+            kernel[dy % shape[1], dx % shape[2]] = look.acf[dy + lag, dx + lag]
+    gain = np.sqrt(np.clip(np.fft.rfft2(kernel).real, 0.0, None))
+    white = rng.standard_normal(shape).astype(np.float32)
+    out = np.fft.irfft2(np.fft.rfft2(white) * gain, s=shape[1:]).astype(np.float32)
+    return out * (look.noise_sd / float(out.std()))
+
+
+def colin_hu(
+    folder: Path = DATA, seed: int = 7, look: CtLook | None = None
+) -> tuple[np.ndarray, tuple]:
+    """(HU volume (slices, 256, 256) float32 on the CT's grid, spacing zyx in mm).
+
+    ``look`` (``--second-head matched``): CSF, parenchyma, noise level and texture as the real
+    CT measured them, and each 1.5 mm slice the mean of the volume across its thickness
+    (partial volume) instead of a plane through it. Without it: the first conversion (CSF
+    8 HU, smooth ~4 HU noise, thin planes), as the card's second-head runs used it."""
     import SimpleITK as sitk
 
     t1_img = sitk.ReadImage(str(folder / "ch2.nii.gz"))
@@ -52,7 +135,12 @@ def colin_hu(folder: Path = DATA, seed: int = 7) -> tuple[np.ndarray, tuple]:
     csf, gm, wm = _three_means(t1[brain])
     # inside the brain: piecewise linear from T1 to HU through the three tissue levels
     hu = np.full(t1.shape, -1000.0, np.float32)
-    hu[brain] = np.interp(t1[brain], [csf, gm, wm], [HU_CSF, HU_GM, HU_WM])
+    levels = [HU_CSF, HU_GM, HU_WM]
+    if look is not None:  # the real CT's CSF; grey and white matter moved to its parenchyma
+        tissue = np.interp(t1[brain], [gm, wm], [HU_GM, HU_WM])
+        shift = look.parenchyma_hu - float(np.median(tissue))
+        levels = [look.csf_hu, HU_GM + shift, HU_WM + shift]
+    hu[brain] = np.interp(t1[brain], [csf, gm, wm], levels)
     # the head: anything brighter than the background, filled slice by slice
     head = ndi.gaussian_filter(t1, 1.0) > 20.0
     for k in range(head.shape[0]):
@@ -62,19 +150,20 @@ def colin_hu(folder: Path = DATA, seed: int = 7) -> tuple[np.ndarray, tuple]:
     csf_gap = outside & (distance <= SKULL_MM[0])
     bone = outside & (distance > SKULL_MM[0]) & (distance <= SKULL_MM[1])
     scalp = outside & (distance > SKULL_MM[1])
-    hu[csf_gap] = HU_CSF
+    hu[csf_gap] = levels[0]
     rng = np.random.default_rng(seed)
     grain = ndi.gaussian_filter(rng.standard_normal(t1.shape).astype(np.float32), 2.0)
     hu[bone] = HU_BONE + 1500.0 * grain[bone]  # diploe and cortex vary
     fat = scalp & (t1 > 140.0)
     hu[scalp] = HU_SCALP
     hu[fat] = HU_FAT
-    return _to_ct_grid(hu, rng), SPACING
+    return _to_ct_grid(hu, rng, look), SPACING
 
 
-def _to_ct_grid(hu: np.ndarray, rng) -> np.ndarray:
+def _to_ct_grid(hu: np.ndarray, rng, look: CtLook | None = None) -> np.ndarray:
     """Resample (1 mm, z up, y and x as the NIfTI stores them) to axial 1.5 mm slices of
-    256 x 256 pixels of 0.957 mm, centred, with CT noise (~4 HU, slightly correlated)."""
+    256 x 256 pixels of 0.957 mm, centred, with CT noise (~4 HU, slightly correlated; with
+    ``look``: the real CT's noise, each slice averaged across its thickness)."""
     nz, ny, nx = hu.shape
     out_z = int(nz / SPACING[0])
     z = np.arange(out_z) * SPACING[0]
@@ -82,9 +171,19 @@ def _to_ct_grid(hu: np.ndarray, rng) -> np.ndarray:
     grid = (np.arange(SIZE) - (SIZE - 1) / 2.0) * SPACING[1]
     yy, xx = np.meshgrid(centre_y - grid, centre_x + grid, indexing="ij")  # anterior up
     out = np.empty((out_z, SIZE, SIZE), np.float32)
+    across = (-0.5, 0.0, 0.5) if look is not None else (0.0,)  # mm, within the 1.5 mm slice
     for i, zz in enumerate(z):
-        coords = np.stack([np.full_like(yy, zz), yy, xx])
-        out[i] = ndi.map_coordinates(hu, coords, order=1, cval=-1000.0)
+        out[i] = np.mean(
+            [
+                ndi.map_coordinates(
+                    hu, np.stack([np.full_like(yy, zz + dz), yy, xx]), order=1, cval=-1000.0
+                )
+                for dz in across
+            ],
+            axis=0,
+        )
+    if look is not None:
+        return out + textured_noise(rng, out.shape, look)
     noise = ndi.gaussian_filter(rng.standard_normal(out.shape).astype(np.float32), (0, 0.7, 0.7))
     out += noise * (4.0 / float(noise.std()))
     return out

@@ -164,7 +164,7 @@ def train(args) -> None:
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
     anatomy = S.load_anatomy()
-    second = S.load_second_head() if args.second_head else None
+    second = S.load_second_head(args.second_head, anatomy) if args.second_head else None
     tilted = S.tilted_heads(anatomy) if args.tilt else None
     val = S.fixed_set(anatomy, "val", args.val_per_class, "train", args.seed + 1)
     log(f"anatomy and validation set ready ({time.perf_counter() - t0:.1f} s), device {device}")
@@ -253,6 +253,7 @@ def train(args) -> None:
         "precision": "bf16 autocast" if bf16 else "fp32",
         "seed": args.seed,
         "second_head": bool(args.second_head),
+        "second_head_style": args.second_head,
         "second_head_fraction": S.SECOND_HEAD_FRACTION if args.second_head else 0.0,
         "csf_ends": bool(args.csf_ends),
         "tilt": bool(args.tilt),
@@ -328,7 +329,8 @@ def calibrate(args) -> None:
     net.load_state_dict(load_state_dict(out / "weights.safetensors"))
     keep = (
         "best_epoch", "samples", "threads", "device", "precision", "seed", "second_head",
-        "second_head_fraction", "csf_ends", "tilt", "class_shares", "workers", "machine",
+        "second_head_fraction", "second_head_style", "csf_ends", "tilt", "class_shares",
+        "workers", "machine",
     )  # fmt: skip
     base = {"event": "done", **{k: summary[k] for k in keep if k in summary}}
     base["minutes_training"] = summary.get("minutes")
@@ -368,9 +370,14 @@ def main(argv=None) -> int:
     )
     t.add_argument(
         "--second-head",
-        action="store_true",
+        nargs="?",
+        const="mri",
+        default=None,
+        choices=S.SECOND_HEAD_STYLES,
         help="also train on the CT-like Colin27 head (colin_ct.py), a share of "
-        f"{S.SECOND_HEAD_FRACTION:.0%} of the samples",
+        f"{S.SECOND_HEAD_FRACTION:.0%} of the samples; 'matched': its CSF, parenchyma, noise "
+        "and slice thickness made like the real CT's (measured on its training slices); "
+        "alone: 'mri', the first conversion",
     )
     t.add_argument(
         "--no-csf-ends",
