@@ -279,3 +279,53 @@ def test_class_shares_set_how_often_each_class_is_drawn_and_bad_shares_are_refus
     # labels drawn by the code before the option existed, for this seed, epoch and step
     _, _, ys_equal = S.training_batch(anatomy, pre, 11, 0, 0, 12)
     assert ys_equal.tolist() == [0, 0, 1, 2, 0, 2, 1, 0, 0, 0, 1, 1]
+
+
+def test_the_matched_second_head_takes_the_real_cts_csf_level_noise_level_and_texture():
+    """``--second-head matched``: the CSF of the ventricles, the parenchyma level, the noise
+    level and the noise's texture (autocorrelation) are measured on the real CT's training
+    slices and given to Colin27. Measured so, the real CT's ventricles are near 0 HU and its
+    noise is correlated over one pixel and anticorrelated over two (a sharp kernel); the
+    textured noise reproduces that, and the matched head's ventricles are darker than the
+    first conversion's, its parenchyma and noise at the real CT's levels."""
+    import colin_ct
+    from scipy import ndimage as ndi
+
+    real = S.load_anatomy()
+    look = colin_ct.measure_ct(real.hu, real.brain, real.noise, S.split_slices("train"))
+    assert -8.0 <= look.csf_hu <= 5.0
+    assert 18.0 <= look.parenchyma_hu <= 32.0
+    assert abs(look.noise_sd - float(np.median(real.noise[S.split_slices("train")]))) < 1e-9
+    lag = colin_ct.ACF_LAG
+    assert look.acf[lag, lag] == 1.0
+    assert 0.1 <= look.acf[lag, lag + 1] <= 0.5 and look.acf[lag, lag + 2] < 0.0
+
+    noise = colin_ct.textured_noise(np.random.default_rng(3), (2, 256, 256), look)
+    assert abs(float(noise.std()) - look.noise_sd) < 1e-3
+    z = noise[0].astype(np.float64)
+    for d in (1, 2):
+        got = float(np.corrcoef(z[:, :-d].ravel(), z[:, d:].ravel())[0, 1])
+        assert abs(got - look.acf[lag, lag + d]) < 0.05, (d, got)
+
+    first = S.load_second_head("mri")
+    matched = S.load_second_head("matched", real)
+    again = colin_ct.measure_ct(real.hu, real.brain, real.noise, S.split_slices("train"))
+    assert again.csf_hu == look.csf_hu and np.array_equal(again.acf, look.acf)
+    levels = matched.brain.sum(axis=(1, 2)) * matched.pixel_mm2 >= 400
+
+    def darkest(head) -> float:  # the ventricles' cores, in the middle of the brain levels
+        box = np.stack([ndi.gaussian_filter(h, 1.0)[96:160, 96:160] for h in head.hu[levels]])
+        return float(np.percentile(box[(box > -50) & (box < 80)], 1))
+
+    assert darkest(matched) < darkest(first) - 3.0, (darkest(matched), darkest(first))
+    assert darkest(matched) < look.csf_hu + 3.0
+    assert levels.sum() >= 60
+    smooth = np.stack([ndi.gaussian_filter(h, 1.5) for h in matched.hu[levels]])
+    assert abs(float(np.median(smooth[matched.brain[levels]])) - look.parenchyma_hu) < 3.0
+    assert abs(float(np.median(matched.noise[levels])) - look.noise_sd) < 1.0
+    try:
+        S.load_second_head("photo")
+    except ValueError as e:
+        assert "'photo'" in str(e) and "mri, matched" in str(e)
+    else:
+        raise AssertionError("an unknown style was accepted")
