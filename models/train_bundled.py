@@ -1,6 +1,6 @@
 """Train and evaluate the bundled head CT lesion classifier, reproducibly, on this CPU.
 
-    python models/train_bundled.py train      # ~57 min on 2 CPU cores (make train-model)
+    python models/train_bundled.py train      # ~45-55 min on 2 CPU cores (make train-model)
     python models/train_bundled.py evaluate   # re-measures the package (make eval-model)
 
 The package lands in ``models/headct-lesions/2.0.0/``: ``weights.safetensors``,
@@ -14,9 +14,11 @@ Data (``bundled_sets.py``): the real head CT of the bundled sample study
 step), class-balanced, and varied the way normal CT varies between scanners
 (:mod:`medviewer.ai.ct_variation`): position, noise, kernel, slice thickness, HU calibration,
 field of view, beam hardening; and, for anatomy one head lacks, head-shape deformation, the
-ends of CSF spaces in partial volume and oblique slices of the head tilted out of the slice
-plane, each read from one training slab only (``--no-csf-ends --no-tilt`` leaves the last two
-out: 2.0.0's first weights; ``--no-tilt`` alone: its second).
+ends of CSF spaces in partial volume, oblique slices of the head tilted out of the slice
+plane, each read from one training slab only, and a second, CT-like head made from Colin27's
+MRI with the real CT's CSF, parenchyma, noise and slice thickness (``colin_ct.py``; 35 % of
+the samples). Earlier weights of 2.0.0: ``--no-second-head --no-csf-ends --no-tilt`` (the
+first), ``--no-second-head --no-tilt`` (the second), ``--no-second-head`` (the third).
 
 Model: ``lesion_evidence`` (:mod:`medviewer.ai.net_evidence`): per-class evidence maps on a
 32 x 32 grid, pooled to logits by log-mean-exp.
@@ -372,27 +374,36 @@ def main(argv=None) -> int:
         "--second-head",
         nargs="?",
         const="mri",
-        default=None,
+        default="matched",
         choices=S.SECOND_HEAD_STYLES,
-        help="also train on the CT-like Colin27 head (colin_ct.py), a share of "
-        f"{S.SECOND_HEAD_FRACTION:.0%} of the samples; 'matched': its CSF, parenchyma, noise "
-        "and slice thickness made like the real CT's (measured on its training slices); "
-        "alone: 'mri', the first conversion",
+        help="the CT-like Colin27 head (colin_ct.py) that a share of "
+        f"{S.SECOND_HEAD_FRACTION:.0%}% of the training samples come from. Default 'matched' "
+        "(2.0.0's shipped weights): its CSF, parenchyma, noise and slice thickness made like "
+        "the real CT's, measured on the CT's training slices; alone or 'mri': the first "
+        "conversion (fixed tissue levels, smooth noise)",
+    )
+    t.add_argument(
+        "--no-second-head",
+        dest="second_head",
+        action="store_const",
+        const=None,
+        help="the real CT alone (2.0.0's first three weights; with --no-tilt, --no-csf-ends)",
     )
     t.add_argument(
         "--no-csf-ends",
         dest="csf_ends",
         action="store_false",
         help="leave out the ends of CSF spaces in partial volume (ct_variation.csf_end, "
-        f"{S.TRAIN_VARIATION['csf_end']:.0%} of the samples): 2.0.0's first recipe",
+        f"{S.TRAIN_VARIATION['csf_end']:.0%}% of the samples): with --no-tilt and "
+        "--no-second-head, 2.0.0's first weights",
     )
     t.add_argument(
         "--no-tilt",
         dest="tilt",
         action="store_false",
         help="leave out the oblique slices of the head tilted out of the slice plane "
-        f"(bundled_sets.tilted_heads, {S.TRAIN_VARIATION['tilt']:.0%} of the samples): "
-        "2.0.0's second weights",
+        f"(bundled_sets.tilted_heads, {S.TRAIN_VARIATION['tilt']:.0%}% of the samples): "
+        "with --no-second-head, 2.0.0's second weights",
     )
     c = sub.add_parser("calibrate", help="operating point, temperature and evaluation only")
     e = sub.add_parser("evaluate", help="re-measure the package and rewrite its card")

@@ -329,3 +329,28 @@ def test_the_matched_second_head_takes_the_real_cts_csf_level_noise_level_and_te
         assert "'photo'" in str(e) and "mri, matched" in str(e)
     else:
         raise AssertionError("an unknown style was accepted")
+
+
+def test_the_training_command_defaults_to_the_matched_second_head_and_its_help_prints(capsys):
+    """``make train-model`` runs ``train`` with its defaults: they must be the shipped weights'
+    recipe (the matched second head, CSF ends, tilted heads, equal shares); ``--no-second-head``
+    gives the earlier weights' recipe. ``--help`` prints (a bare % in a help text broke it)."""
+    import pytest
+
+    seen = {}
+    real_train = T.train
+    T.train = lambda args: seen.update(vars(args))
+    try:
+        T.main(["train"])
+        assert seen["second_head"] == "matched" and seen["csf_ends"] and seen["tilt"]
+        assert seen["class_shares"] is None
+        T.main(["train", "--no-second-head"])
+        assert seen["second_head"] is None
+        T.main(["train", "--second-head"])
+        assert seen["second_head"] == "mri"
+    finally:
+        T.train = real_train
+    with pytest.raises(SystemExit) as stop:
+        T.main(["train", "--help"])
+    assert stop.value.code == 0
+    assert "--no-second-head" in capsys.readouterr().out
