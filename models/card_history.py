@@ -8,10 +8,34 @@ not re-measured by ``make eval-model``.
 from __future__ import annotations
 
 
+def matched(done: dict) -> bool:
+    """Whether the weights were trained with the second head made like the real CT."""
+    return bool(done.get("second_head")) and done.get("second_head_style") == "matched"
+
+
 def second_head(done: dict) -> str:
     """The training-data paragraph of the CT-like second head, when it was used."""
     if not done.get("second_head"):
         return ""
+    if matched(done):
+        return f"""
+- Second head (`models/colin_ct.py`, `--second-head matched`, the default): Colin27's T1 MRI
+  (MRIcron's `ch2.nii.gz` and `ch2bet.nii.gz`, Debian `mricron-data`, BSD-3:
+  `LICENSE-colin27.txt` beside this card) made like the real CT as measured on the CT's
+  training slices (`colin_ct.measure_ct`). Its brain is split by T1 intensity into CSF, grey
+  and white matter; the CSF gets the real CT's ventricles (-1.8 HU, the lower quartile of
+  its deep CSF), grey and white matter (11 HU apart, grey the brighter as on CT) are moved
+  together until the parenchyma's median is the real CT's (26.0 HU). A 6 mm skull (~1100
+  HU) is laid around the brain, scalp and fat outside it, air around. It is resampled to the
+  CT's grid (0.957 mm pixels, 1.5 mm slices), each slice the mean of the volume across its
+  thickness (partial volume), and given the real CT's noise: its level (6.6 HU, the median
+  parenchyma noise of the training slices) and its texture, the autocorrelation of the
+  difference of neighbouring training slices (+0.30 one pixel apart, -0.06 two apart: a
+  sharp kernel), reproduced by shaping white noise to that spectrum. It is no CT (the bone
+  is geometric, there are no sinuses), but it is another brain: its ventricles, sulci and
+  CSF spaces at every level. Lesions go into it as into the CT, and the CSF ends vary it as
+  they vary the CT. A share of {100 * done.get("second_head_fraction", 0.35):.0f} % of the training samples come from it, from
+  every level; validation and all evaluation use the real CT only."""
     return f"""
 - Second head (`models/colin_ct.py`), with `--second-head`: Colin27's T1 MRI (MRIcron's
   `ch2.nii.gz` and `ch2bet.nii.gz`, Debian `mricron-data`, BSD-3: `LICENSE-colin27.txt`
@@ -26,14 +50,17 @@ def second_head(done: dict) -> str:
 
 
 def tried_second_head(done: dict) -> str:
-    """What was tried: the CT-like second head, when the shipped weights did not use it."""
-    if done.get("second_head"):
+    """What was tried: the CT-like second head (its first conversion, and the matched one
+    when the shipped weights use it)."""
+    if done.get("second_head") and not matched(done):
         return ""
-    return """
-- A stand-in for that second head: Colin27's brain MRI made CT-like (`models/colin_ct.py`),
-  35 % of the training samples, the recipe otherwise the same (seed, split, 40 epochs;
-  lowest validation loss at epoch 20); `python models/train_bundled.py train --second-head
-  --no-csf-ends --no-tilt --out DIR` retrains it (it took ~55 minutes). On the same held-out
+    first = """
+- A stand-in for that second head: Colin27's brain MRI made CT-like (`models/colin_ct.py`,
+  its first conversion: CSF 8 HU, grey and white matter 38 and 27 HU, smooth ~4 HU noise, a
+  plane through each slice), 35 % of the training samples, the recipe otherwise the same
+  (seed, split, 40 epochs; lowest validation loss at epoch 20); `python
+  models/train_bundled.py train --second-head mri --no-csf-ends --no-tilt --out DIR`
+  retrains it (it took ~55 minutes). On the same held-out
   slices, against 2.0.0's first weights (before the CSF ends): macro AUC 0.930 (0.925),
   hypodense AUC 0.883 (0.871), hypodense sensitivity 0.750 (0.523), but normal slices called
   abnormal 0.310 (0.240) and
@@ -41,17 +68,48 @@ def tried_second_head(done: dict) -> str:
   shifted macro AUC 0.935 (0.939), Grad-CAM pointing game for hypodense lesions 0.737
   (0.713), ECE after scaling 0.117 (0.116). It finds more hypodense lesions and raises more
   false alarms, most of all on scanner variation: a likely reason is that an MRI-made head
-  has neither a CT's tissue texture nor its partial-volume edges. Not adopted; the option
-  stays for a real second head CT. Tried again on this recipe (CSF ends and tilted heads,
-  `python models/train_bundled.py train --second-head --out DIR`; 41 minutes, lowest
-  validation loss at epoch 26), with the condition for adopting it written down before its
-  figures were read: better on the validation slices (hypodense sensitivity 0.775 against
-  0.700, macro AUC 0.964 against 0.962) but calling more varied lesion-free validation
-  slices abnormal (0.191 against 0.175), so not adopted. On the test: macro AUC 0.953,
-  hypodense sensitivity 0.730 (hypodense AUC 0.915; at <= 5 % of normal slices called
-  abnormal a threshold set on the test itself finds 0.600, these weights 0.520), Grad-CAM
-  pointing game for hypodense lesions 0.827, but normal slices called abnormal 0.143 (every
-  normal slice at slices 42 and 79), robustness set 0.275, ECE after scaling 0.067."""
+  has neither a CT's tissue texture nor its partial-volume edges. Not adopted. Tried again on
+  the third weights' recipe (CSF ends and tilted heads, `python models/train_bundled.py
+  train --second-head mri --out DIR`; 41 minutes, lowest validation loss at epoch 26), with
+  the condition for adopting it written down before its figures were read: better on the
+  validation slices (hypodense sensitivity 0.775 against 0.700, macro AUC 0.964 against
+  0.962) but calling more varied lesion-free validation slices abnormal (0.191 against
+  0.175), so not adopted. On the test: macro AUC 0.953, hypodense sensitivity 0.730
+  (hypodense AUC 0.915; at <= 5 % of normal slices called abnormal a threshold set on the
+  test itself finds 0.600, the third weights 0.520), Grad-CAM pointing game for hypodense
+  lesions 0.827, but normal slices called abnormal 0.143 (every normal slice at slices 42
+  and 79), robustness set 0.275, ECE after scaling 0.067."""
+    if not matched(done):
+        return first.replace("the third weights", "these weights")
+    return (
+        first
+        + """
+- The same head made like the real CT (these weights; the training-data paragraph above):
+  the first conversion's ventricles were 10 HU (the real CT's about 0), as pale as a
+  hypodense lesion, and its noise smooth and weaker (4 HU, +0.64 one pixel apart, against
+  6.6 HU, +0.30 and -0.06). Its CSF, parenchyma, noise level and texture were measured on the
+  real CT's training slices alone, and each slice averaged across its thickness. The reason
+  to try it was the first conversion's false alarms on the robustness set (a test figure);
+  nothing was fitted to the test. Trained once (44.7 minutes, lowest validation loss at the
+  last epoch) with the condition for adopting it written down before its figures were read,
+  the same as for the first conversion: on the validation slices hypodense sensitivity 0.795
+  (third weights 0.700) and macro AUC 0.971 (0.962), and 0.138 of the 360 varied lesion-free
+  validation slices called abnormal (0.175): met, so it was taken to the test, where it meets
+  8 of the 10 targets (the third weights 7). It is the first change that moved the trade-off
+  itself, not a point along it: hypodense AUC 0.948 (0.911; every variant before 0.89-0.92);
+  the best hypodense sensitivity a threshold set on the test itself reaches at <= 5 % of
+  normal slices called abnormal is 0.713 (0.520); finding 0.80 of the hypodense lesion
+  slices calls 6.7 % of normal slices abnormal (32 %). At the operating point the validation
+  slices set it finds 0.803 of them (0.630), and its maps point at them more often (Grad-CAM
+  0.867, attention 0.883; 0.757 and 0.770). But that operating point calls more normal slices
+  abnormal: 0.110 of the test's (0.067; every normal slice at slices 42 and 75) and 0.198 of
+  the robustness set (0.094), most under noise, kernel, HU offset and position: the
+  robustness target, met before, is missed. On the lesion-free sample study it calls 3 of
+  the 108 slices abnormal, as the third weights did. Adopted, on the condition written down
+  before: two targets gained (macro AUC, hypodense sensitivity), one lost (the robustness
+  set). Choose the third weights' recipe with `--no-second-head` where false alarms on
+  other scanners matter more than the hypodense lesions found."""
+    )
 
 
 def csf_ends(done: dict) -> str:
@@ -89,7 +147,8 @@ def tried_first(done: dict, t: dict, robustness_abnormal: float) -> str:
     if done.get("tilt"):
         with_csf = """macro AUC 0.955, hypodense sensitivity 0.727, normal slices
   called abnormal 0.200, robustness set 0.233, Grad-CAM pointing game for hypodense lesions
-  0.797, ECE after scaling 0.051 (2.0.0's second weights; `--no-tilt` reproduces them):
+  0.797, ECE after scaling 0.051 (2.0.0's second weights; `--no-second-head --no-tilt`
+  reproduces them):
   its 60 test false alarms lay at slices 39, 40 and 42, every normal slice there"""
     else:
         rb = robustness_abnormal
@@ -97,8 +156,8 @@ def tried_first(done: dict, t: dict, robustness_abnormal: float) -> str:
   hypodense sensitivity {t["sensitivity"]["hypodense_lesion"]:.3f}, normal slices called
   abnormal {t["false_positive_rate_normal"]:.3f}, robustness set {rb:.3f} (see the slice
   positions below for where the false alarms lie now)"""
-    return f"""- This recipe without the ends of CSF spaces (2.0.0's first weights; `--no-csf-ends
-  --no-tilt` reproduces them): macro AUC 0.925, hypodense sensitivity 0.523, normal slices
+    return f"""- This recipe without the ends of CSF spaces (2.0.0's first weights; `--no-second-head
+  --no-csf-ends --no-tilt` reproduces them): macro AUC 0.925, hypodense sensitivity 0.523, normal slices
   called abnormal 0.240, robustness set 0.183, Grad-CAM pointing game for hypodense lesions
   0.713, ECE after scaling 0.116. All 72 of its test false alarms lay at slices 40-42, every
   normal slice there: the lower tip of the left occipital horn, a faint slit of CSF in
@@ -118,15 +177,22 @@ def tried_tilt(done: dict, t: dict, robustness_abnormal: float) -> str:
     """What was tried: the tilted heads, with the shipped weights' figures when they used them."""
     if not done.get("tilt"):
         return ""
-    pg = t["pointing_game"]["gradcam"]["by_class"]["hypodense_lesion"]
-    return f"""- The same recipe with the head tilted out of the slice plane (these weights): macro AUC
-  {t["auc"]["macro"]:.3f}, hypodense sensitivity {t["sensitivity"]["hypodense_lesion"]:.3f}, normal slices called abnormal
-  {t["false_positive_rate_normal"]:.3f}, robustness set {robustness_abnormal:.3f}, Grad-CAM pointing game for hypodense lesions
-  {pg:.3f}, ECE after scaling {t["ece"]:.3f}. Patient position was already a variation the issue
+    if matched(done):  # the third weights' figures, measured 2026-12-07 (sha256 b579cc...)
+        macro, hypo, fpr, rb, pg, ece, hypo_auc = 0.949, 0.630, 0.067, 0.094, 0.757, 0.043, 0.911
+        which = "2.0.0's third weights, shipped until the second head below; `--no-second-head`\n  reproduces them"
+    else:
+        macro, hypo = t["auc"]["macro"], t["sensitivity"]["hypodense_lesion"]
+        fpr, rb, ece = t["false_positive_rate_normal"], robustness_abnormal, t["ece"]
+        pg = t["pointing_game"]["gradcam"]["by_class"]["hypodense_lesion"]
+        hypo_auc, which = t["auc"]["hypodense_lesion"], "these weights"
+    return f"""- The same recipe with the head tilted out of the slice plane ({which}): macro AUC
+  {macro:.3f}, hypodense sensitivity {hypo:.3f}, normal slices called abnormal
+  {fpr:.3f}, robustness set {rb:.3f}, Grad-CAM pointing game for hypodense lesions
+  {pg:.3f}, ECE after scaling {ece:.3f}. Patient position was already a variation the issue
   asked for, but this kind of it was chosen, like the CSF ends, **after looking at where the
   test's false alarms lay** (where an oblique cut ends a horn). It ends the false alarms at
   slices 39 and 40; slice 42 stays. It finds fewer hypodense lesions (hypodense AUC
-  {t["auc"]["hypodense_lesion"]:.3f}, was 0.921) at the operating point the validation slices set: a trade of about one
+  {hypo_auc:.3f}, was 0.921) at the operating point the validation slices set: a trade of about one
   hypodense lesion slice in ten found for two of every three false alarms on normal slices
   and on the robustness set. Adopted because false alarms are what every reader of a
   normal head meets (on the lesion-free sample study: 3 of its 108 slices called abnormal,
@@ -138,9 +204,11 @@ def tried_tilt(done: dict, t: dict, robustness_abnormal: float) -> str:
 def tried_on_these_weights(done: dict) -> str:
     """What was tried on these weights and on a bit-identical rerun's epochs (measured
     2026-12-07 with the evaluation's sets; not re-measured by ``make eval-model``)."""
-    if not (done.get("csf_ends") and done.get("tilt")) or done.get("second_head"):
+    if not (done.get("csf_ends") and done.get("tilt")):
         return ""
-    return """
+    if done.get("second_head") and not matched(done):
+        return ""
+    text = """
 - On these weights, without retraining: BatchNorm statistics recomputed over 100 fresh
   training batches (instead of the running average of the last ones): validation loss 0.354
   (0.350), test macro AUC 0.948, hypodense sensitivity 0.640, normal slices called abnormal
@@ -188,3 +256,17 @@ def tried_on_these_weights(done: dict) -> str:
   towards quiet normal slices. Averaging the evidence of these weights and the unequal
   shares' weights ranks no better on the validation slices than the latter alone (macro AUC
   0.968 against 0.971); it was not taken to the test."""
+    if not matched(done):
+        return text
+    for this, that in (
+        ("On these weights, without", "On the third weights, without"),
+        ("it ended in these very weights", "it ended in the third weights themselves"),
+        ("(validation alone: 34, these weights)", "(validation alone: 34, the third weights)"),
+        ("abnormal, these weights 0.175", "abnormal, the third weights 0.175"),
+        ("Averaging the evidence of these weights", "Averaging the evidence of the third weights"),
+        ("(the shipped weights stay as they were, so the test chose nothing for\n  them)",
+         "(the third weights stayed as they were, so the test chose nothing for\n  them)"),
+    ):  # fmt: skip
+        assert this in text, this
+        text = text.replace(this, that)
+    return text

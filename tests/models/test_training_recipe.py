@@ -254,6 +254,16 @@ def test_the_hypodense_trade_off_tells_a_ranking_miss_from_an_operating_point_mi
     assert "lies in how the model ranks slices (hypodense AUC 0.850)" in text
     tr["best_sensitivity"] = 0.9
     assert "lies in where the operating point was set" in " ".join(card._where_misses(t).split())
+    # the hypodense target met at the operating point: the miss is the pair of targets
+    t["sensitivity"] = {"hypodense_lesion": 0.8}
+    t["false_positive_rate_normal"] = 0.5
+    text = " ".join(card._where_misses(t).split())
+    assert "The hypodense miss" not in text
+    assert "it finds 0.800 of them and calls 50.0 % of normal slices abnormal" in text
+    assert "would allow: that miss lies in where the operating point was set" in text
+    tr["best_sensitivity"] = 0.6
+    text = " ".join(card._where_misses(t).split())
+    assert "the ranking does not allow (hypodense AUC 0.850)" in text
 
 
 def test_class_shares_set_how_often_each_class_is_drawn_and_bad_shares_are_refused():
