@@ -7,6 +7,11 @@ Sets (all from held-out slice positions, seeded):
 * ``shifted`` — lesions from a generator never used in training;
 * ``robustness`` — lesion-free slices varied as another scanner would (each family of
   :mod:`medviewer.ai.ct_variation` alone, and all at once), with other seeds than training.
+
+All three come from the repaired host (:mod:`medviewer.ai.host_lesion`: the CT's own right
+frontal lesion replaced by healthy tissue), so their normal slices are normal.
+``host_lesion`` reads the CT as scanned: the one real hypodense lesion at hand, slice by
+slice, and the held-out test levels as they are.
 """
 
 from __future__ import annotations
@@ -192,6 +197,63 @@ def robustness(model, x: np.ndarray, families: np.ndarray) -> dict:
     }
 
 
+def host_lesion(model, spacing) -> dict:
+    """The host CT as scanned: every slice through its real right frontal lesion (called
+    hypodense? Grad-CAM and attention maxima on it, 5 mm margin), by split, and the test
+    levels without the repair (normal slices there, except for the real lesion)."""
+    from train_bundled import logits_of
+
+    from medviewer.ai.explain import explain
+    from medviewer.ai.host_lesion import lesion_mask
+
+    hu, spacing_zyx = S.load_host_volume()
+    hu = np.asarray(hu, np.float32)
+    mask = lesion_mask(hu, spacing_zyx)
+    area_mm2 = mask.sum(axis=(1, 2)) * float(spacing_zyx[1]) * float(spacing_zyx[2])
+    lesion_slices = [int(k) for k in np.flatnonzero(area_mm2 >= 20.0)]
+    test = S.split_slices("test")
+    ks = sorted(set(lesion_slices) | set(test))
+    x = np.stack([model.preprocess(hu[k]) for k in ks]).astype(np.float32)
+    p = ev.softmax(logits_of(model.module, x), model.manifest.temperature)
+    predicted = dict(zip(ks, p.argmax(axis=1).tolist()))
+    split_of = {k: name for name in ("train", "val", "test") for k in S.split_slices(name)}
+    rows = []
+    for k in lesion_slices:
+        row = {
+            "slice": k,
+            "split": split_of.get(k, "buffer"),
+            "area_mm2": round(float(area_mm2[k]), 1),
+            "p_hypodense": round(float(p[ks.index(k), 2]), 4),
+            "called": L.CLASSES[predicted[k]],
+        }
+        for method in ("gradcam", "attention"):
+            heat = explain(model, hu[k], method, target=2, faithfulness=False).map
+            row[f"{method}_hit"] = ev.pointing_hit(heat, mask[k], spacing)
+        rows.append(row)
+    found = np.array([r["called"] == "hypodense_lesion" for r in rows])
+    splits = {}
+    for name in ("train", "val", "test", "buffer"):
+        sel = np.array([r["split"] == name for r in rows])
+        if sel.any():
+            splits[name] = {"n": int(sel.sum()), "called_hypodense": float(found[sel].mean())}
+    with_lesion = [k for k in test if area_mm2[k] >= 20.0]
+    without = [k for k in test if area_mm2[k] < 20.0]
+    return {
+        "slices": rows,
+        "n": len(rows),
+        "called_hypodense": float(found.mean()) if rows else None,
+        "gradcam_hit_rate": float(np.mean([r["gradcam_hit"] for r in rows])) if rows else None,
+        "attention_hit_rate": float(np.mean([r["attention_hit"] for r in rows])) if rows else None,
+        "by_split": splits,
+        "test_levels_as_scanned": {
+            "with_the_lesion": with_lesion,
+            "without": without,
+            "without_called_abnormal": [k for k in without if predicted[k] != 0],
+            "with_lesion_called_hypodense": [k for k in with_lesion if predicted[k] == 2],
+        },
+    }
+
+
 def edge_cases(model) -> dict:
     """Slices with no parenchyma at all: all air, all bone, water."""
     from train_bundled import logits_of
@@ -240,7 +302,7 @@ def evaluate(args, anatomy=None) -> dict:
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    anatomy = anatomy or S.load_anatomy()
+    anatomy = anatomy or S.load_anatomy("repaired")
     model = load_package(out)
     spacing = anatomy.spacing[1:]
     result = {
@@ -262,6 +324,9 @@ def evaluate(args, anatomy=None) -> dict:
     robust = S.robustness_set(anatomy, args.robust_per_family, args.seed + 4)
     result["robustness"] = robustness(model, *robust)
     log(f"robustness: {result['robustness']}")
+    result["host_lesion"] = host_lesion(model, spacing)
+    summary = {k: v for k, v in result["host_lesion"].items() if k != "slices"}
+    log(f"host lesion: {json.dumps(summary)}")
     result["edge_cases"] = edge_cases(model)
     result["previous"] = compare_previous(sets, robust, spacing)
     result["targets"] = targets(result)

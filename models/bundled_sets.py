@@ -92,18 +92,42 @@ def tilted_heads(anatomy: L.Anatomy) -> list[tuple[L.Anatomy, list[int]]]:
     return heads
 
 
-def load_anatomy() -> L.Anatomy:
+HOSTS = ("repaired", "as-is")
+"""The host CT with its own right frontal lesion replaced by healthy tissue
+(:mod:`medviewer.ai.host_lesion`), or as scanned."""
+
+
+def load_host_volume():
+    """The sample head CT as scanned: (HU volume, spacing z, y, x in mm)."""
     from medviewer.dicom.scan import scan
     from medviewer.dicom.volume import load_volume
 
     result = scan([str(SAMPLE)])
     series = [s for st in result.studies for s in st.series]
     volume = load_volume(series[0])
-    return L.Anatomy.from_volume(volume.array, volume.spacing)
+    return volume.array, volume.spacing
+
+
+def load_anatomy(host: str = "repaired") -> L.Anatomy:
+    """The host head: ``repaired`` (its real lesion replaced, so normal slices are normal;
+    every set and the default training) or ``as-is`` (the scan as it is: 2.0.0's first four
+    weights were trained on it)."""
+    from medviewer.ai.host_lesion import repaired
+
+    if host not in HOSTS:
+        raise ValueError(f"host {host!r}: one of {', '.join(HOSTS)}")
+    hu, spacing = load_host_volume()
+    if host == "repaired":
+        hu, _ = repaired(hu, spacing)
+    return L.Anatomy.from_volume(hu, spacing)
 
 
 def manifest(
-    sha256: str = "0" * 64, temperature: float = 1.0, metrics=None, second_head: bool = False
+    sha256: str = "0" * 64,
+    temperature: float = 1.0,
+    metrics=None,
+    second_head: bool = False,
+    host: str = "as-is",
 ) -> Manifest:
     return Manifest(
         name=NAME,
@@ -133,7 +157,13 @@ def manifest(
                 if second_head
                 else ""
             )
-            + " with synthetic focal lesions and simulated scanner variation; no real pathology"
+            + " with synthetic focal lesions and simulated scanner variation; "
+            + (
+                "the CT's own chronic frontal lesion replaced by healthy tissue, so no real "
+                "pathology"
+                if host == "repaired"
+                else "the CT's own chronic frontal lesion was labelled normal"
+            )
         ),
         metrics=metrics or {},
         licence="GPL-2.0-or-later (trained on GPL-2 data)",

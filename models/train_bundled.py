@@ -20,6 +20,12 @@ MRI with the real CT's CSF, parenchyma, noise and slice thickness (``colin_ct.py
 the samples). Earlier weights of 2.0.0: ``--no-second-head --no-csf-ends --no-tilt`` (the
 first), ``--no-second-head --no-tilt`` (the second), ``--no-second-head`` (the third).
 
+The host CT has a real chronic frontal lesion of its own (:mod:`medviewer.ai.host_lesion`).
+By default (``--host as-is``, the shipped weights) it is trained on as scanned, where the
+slices through it count as normal; ``--host repaired`` trains on the CT with it replaced by
+healthy tissue (not adopted: see the model card). The validation slices come from the
+training host; ``evaluate`` always builds its sets from the repaired host.
+
 Model: ``lesion_evidence`` (:mod:`medviewer.ai.net_evidence`): per-class evidence maps on a
 32 x 32 grid, pooled to logits by log-mean-exp.
 
@@ -165,7 +171,7 @@ def train(args) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    anatomy = S.load_anatomy()
+    anatomy = S.load_anatomy(args.host)
     second = S.load_second_head(args.second_head, anatomy) if args.second_head else None
     tilted = S.tilted_heads(anatomy) if args.tilt else None
     val = S.fixed_set(anatomy, "val", args.val_per_class, "train", args.seed + 1)
@@ -254,6 +260,7 @@ def train(args) -> None:
         "device": device,
         "precision": "bf16 autocast" if bf16 else "fp32",
         "seed": args.seed,
+        "host": args.host,
         "second_head": bool(args.second_head),
         "second_head_style": args.second_head,
         "second_head_fraction": S.SECOND_HEAD_FRACTION if args.second_head else 0.0,
@@ -295,7 +302,12 @@ def finish(args, net, val, device: str, summary: dict, anatomy, t0: float) -> No
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(state, str(out / "weights.safetensors"), metadata={"format": "pt"})
     second_head = bool(summary.get("second_head"))
-    m = S.manifest(sha256_of(out / "weights.safetensors"), temperature, second_head=second_head)
+    m = S.manifest(
+        sha256_of(out / "weights.safetensors"),
+        temperature,
+        second_head=second_head,
+        host=summary.get("host", "as-is"),
+    )
     if second_head:  # the weights derive from Colin27 too: its licence goes with them
         import shutil
 
@@ -305,7 +317,10 @@ def finish(args, net, val, device: str, summary: dict, anatomy, t0: float) -> No
     if not args.no_evaluate:
         import bundled_eval
 
-        bundled_eval.evaluate(args, anatomy)
+        # the sets come from the repaired host whatever the training host was
+        bundled_eval.evaluate(
+            args, anatomy if getattr(args, "host", "as-is") == "repaired" else None
+        )
 
 
 def calibrate(args) -> None:
@@ -325,14 +340,14 @@ def calibrate(args) -> None:
     if summary.get("event") != "done" or summary.get("class_offsets"):
         raise SystemExit("calibrate needs a log ending in a summary without class offsets")
     (out / "training_log.jsonl").write_text("\n".join(lines[:-1]) + "\n")
-    anatomy = S.load_anatomy()
+    anatomy = S.load_anatomy(summary.get("host", "as-is"))
     val = S.fixed_set(anatomy, "val", args.val_per_class, "train", args.seed + 1)
     net = build(S.ARCHITECTURE, 3, len(L.CLASSES))
     net.load_state_dict(load_state_dict(out / "weights.safetensors"))
     keep = (
         "best_epoch", "samples", "threads", "device", "precision", "seed", "second_head",
         "second_head_fraction", "second_head_style", "csf_ends", "tilt", "class_shares",
-        "workers", "machine",
+        "workers", "machine", "host",
     )  # fmt: skip
     base = {"event": "done", **{k: summary[k] for k in keep if k in summary}}
     base["minutes_training"] = summary.get("minutes")
@@ -388,6 +403,14 @@ def main(argv=None) -> int:
         action="store_const",
         const=None,
         help="the real CT alone (2.0.0's first three weights; with --no-tilt, --no-csf-ends)",
+    )
+    t.add_argument(
+        "--host",
+        choices=S.HOSTS,
+        default="as-is",
+        help="the real head CT 'repaired' (its own chronic right frontal lesion replaced by "
+        "the mirrored healthy side, medviewer/ai/host_lesion.py) or 'as-is' (default, the "
+        "shipped weights: every slice through that lesion counts as normal)",
     )
     t.add_argument(
         "--no-csf-ends",

@@ -129,6 +129,11 @@ def test_lesion_sample_is_the_sample_plus_synthetic_lesions_and_rebuilds_exactly
     assert set(np.unique(truth["mask"])) == {0, 1, 2}
     assert np.all(lesions.array[truth["mask"] == 1] > original[truth["mask"] == 1])
     assert {0, 1, 2} <= set(truth["labels"].tolist())
+    # the head's own (real) frontal lesion is in the truth too: no slice through it is normal
+    host = truth["host_lesion"]
+    assert np.flatnonzero(host.any(axis=(1, 2))).tolist() == list(range(29, 44))
+    assert np.all(truth["mask"][host] > 0) and np.all(truth["labels"][29:44] != 0)
+    assert (~changed[host]).mean() > 0.8  # in the scan itself, not added (bar one small lesion)
     # the builder is deterministic
     out = tmp_path / "lesions"
     _lesion_builder().build(str(out))
@@ -136,3 +141,4 @@ def test_lesion_sample_is_the_sample_plus_synthetic_lesions_and_rebuilds_exactly
     again = np.load(str(out) + "-truth.npz")
     assert np.array_equal(again["mask"], truth["mask"])
     assert np.array_equal(again["labels"], truth["labels"])
+    assert np.array_equal(again["host_lesion"], host)

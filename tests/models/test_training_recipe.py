@@ -86,6 +86,15 @@ def test_eval_model_measures_a_copy_and_writes_every_number_the_card_needs(tmp_p
     assert "### By slice position (held-out test)" in card
     assert "- Where the misses lie. The test's" in card
     assert written["test"]["distinct_normal_images"] == len(set(_test_positions()[0::3]))
+    # the host CT's own lesion, as scanned: every slice through it, by split, on the card
+    host = written["host_lesion"]
+    assert [r["slice"] for r in host["slices"]] == list(range(55, 83))
+    assert {r["split"] for r in host["slices"]} == {"train", "val", "test", "buffer"}
+    assert sum(v["n"] for v in host["by_split"].values()) == host["n"] == 28
+    assert host["test_levels_as_scanned"]["with_the_lesion"] == list(range(74, 81))
+    assert host["test_levels_as_scanned"]["without"] == list(range(36, 43))
+    assert "### The host CT's own lesion, as scanned (real pathology)" in card
+    assert "| 75 | test |" in card
     # the committed package itself is untouched
     assert json.loads((S.OUT / "metrics.json").read_text())["test"]["n"] == 900
 
@@ -343,8 +352,9 @@ def test_the_matched_second_head_takes_the_real_cts_csf_level_noise_level_and_te
 
 def test_the_training_command_defaults_to_the_matched_second_head_and_its_help_prints(capsys):
     """``make train-model`` runs ``train`` with its defaults: they must be the shipped weights'
-    recipe (the matched second head, CSF ends, tilted heads, equal shares); ``--no-second-head``
-    gives the earlier weights' recipe. ``--help`` prints (a bare % in a help text broke it)."""
+    recipe (the matched second head, CSF ends, tilted heads, equal shares, the host CT as
+    scanned); ``--no-second-head`` gives the earlier weights' recipe. ``--help`` prints (a
+    bare % in a help text broke it)."""
     import pytest
 
     seen = {}
@@ -354,6 +364,9 @@ def test_the_training_command_defaults_to_the_matched_second_head_and_its_help_p
         T.main(["train"])
         assert seen["second_head"] == "matched" and seen["csf_ends"] and seen["tilt"]
         assert seen["class_shares"] is None
+        assert seen["host"] == "as-is"  # the shipped weights' host, its own lesion kept
+        T.main(["train", "--host", "repaired"])
+        assert seen["host"] == "repaired"
         T.main(["train", "--no-second-head"])
         assert seen["second_head"] is None
         T.main(["train", "--second-head"])
