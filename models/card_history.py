@@ -104,10 +104,13 @@ def tried_second_head(done: dict) -> str:
   0.867, attention 0.883; 0.757 and 0.770). But that operating point calls more normal slices
   abnormal: 0.110 of the test's (0.067; every normal slice at slices 42 and 75) and 0.198 of
   the robustness set (0.094), most under noise, kernel, HU offset and position: the
-  robustness target, met before, is missed. On the lesion-free sample study it calls 3 of
-  the 108 slices abnormal, as the third weights did. Adopted, on the condition written down
-  before: two targets gained (macro AUC, hypodense sensitivity), one lost (the robustness
-  set). Choose the third weights' recipe with `--no-second-head` where false alarms on
+  robustness target, met before, is missed. On the sample study it calls 3 of the 108 slices
+  abnormal, as the third weights did (42, and 63 and 75 at the levels of the CT's own
+  lesion, though pointing beside it). Adopted, on the condition written down before: two
+  targets gained (macro AUC, hypodense sensitivity), one lost (the robustness set). Those
+  figures came from the sets built from the CT as scanned; from the repaired host (this
+  card's tables) they are 0.090 of normal test slices called abnormal (slices 42 and 75 still)
+  and 0.213 of the robustness set. Choose the third weights' recipe with `--no-second-head` where false alarms on
   other scanners matter more than the hypodense lesions found."""
     )
 
@@ -195,7 +198,7 @@ def tried_tilt(done: dict, t: dict, robustness_abnormal: float) -> str:
   {hypo_auc:.3f}, was 0.921) at the operating point the validation slices set: a trade of about one
   hypodense lesion slice in ten found for two of every three false alarms on normal slices
   and on the robustness set. Adopted because false alarms are what every reader of a
-  normal head meets (on the lesion-free sample study: 3 of its 108 slices called abnormal,
+  normal head meets (on the sample study: 3 of its 108 slices called abnormal,
   the second weights 8), and with it 7 of the 10 targets are met (6 before; the macro AUC is
   now 0.001 under its target).
 """
@@ -270,3 +273,93 @@ def tried_on_these_weights(done: dict) -> str:
         assert this in text, this
         text = text.replace(this, that)
     return text
+
+
+def repaired_host(done: dict) -> bool:
+    """Whether the weights were trained on the host CT with its own lesion replaced."""
+    return done.get("host") == "repaired"
+
+
+def host_headline(done: dict, hosts: str) -> str:
+    """The card's opening caveat about real pathology (``hosts``: what the lesions went into)."""
+    if repaired_host(done):
+        return (
+            f"It was never trained on real pathology: only on synthetic lesions placed into "
+            f"{hosts} (that CT's own real lesion replaced by healthy tissue)."
+        )
+    return (
+        f"It was trained on synthetic lesions placed into {hosts}, and to call that CT's own "
+        f"real lesion normal (see Training data)."
+    )
+
+
+def host(done: dict) -> str:
+    """The training-data paragraph of the host CT's own lesion and its repair."""
+    common = """
+- The host is not a normal head. Its right frontal lobe holds a chronic hypodense lesion,
+  about 35 x 40 mm in plane and 42 mm high (slices 55-82), 9 HU on average against the
+  parenchyma's 24, beside a skull defect at slice 84 (encephalomalacia after surgery or
+  trauma is the likely reading). The parenchyma mask leaves it out as if it were CSF.
+  `medviewer/ai/host_lesion.py` finds it (thresholds, a seed point, morphology; no hand-drawn
+  voxels) and replaces it with the mirror image of the healthy left frontal lobe across the
+  midline, blended over a few pixels. Validation, the test, the shifted test and the
+  robustness set use this repaired host, so their normal slices are normal; the CT as
+  scanned, the viewer's sample study, is measured separately (**The host CT's own lesion**,
+  below)."""
+    if repaired_host(done):
+        return (
+            common
+            + """ These weights were trained on the repaired host (`--host repaired`,
+  the default). It was found only at the fourth set of 2.0.0's weights: every earlier one
+  trained on the CT as scanned, where every slice through the lesion (training levels 55-62
+  and 71) was a "normal" slice, the validation's operating point was set with it in half of
+  the validation's normal images (levels 65-68) and the test counted it as normal in half of
+  the test's (levels 74-80)."""
+        )
+    return (
+        common
+        + """ These weights were trained on the CT as scanned (`--host as-is`): every
+  training slice through the lesion (levels 55-62 and 71) was a "normal" slice, and the
+  operating point was set on validation slices half of whose normal images (levels 65-68)
+  hold it."""
+    )
+
+
+def host_limit(done: dict) -> str:
+    """The known-limits line about the one head."""
+    if repaired_host(done):
+        return """- One head, itself post-operative (its own frontal lesion replaced for training).
+  Scanner variation is simulated, not measured: real scanners, children, other
+  post-operative heads, motion and metal artefacts are outside what it has seen."""
+    return """- One head, itself post-operative, whose own frontal lesion these weights learned to call
+  normal. Scanner variation is simulated, not measured: real scanners, children, other
+  post-operative heads, motion and metal artefacts are outside what it has seen."""
+
+
+def tried_repaired_host(done: dict) -> str:
+    """What was tried: the recipe on the repaired host (measured 2026-12-07 on these sets; not
+    re-measured by ``make eval-model``), when these weights are not those."""
+    if repaired_host(done) or not matched(done):
+        return ""
+    return """
+- The same recipe on the repaired host (`--host repaired`; the host's own lesion was found
+  after every run above, by looking at where these weights' false alarm at slice 75 lay:
+  beside it, not on it). Before its figures were read, a condition for adopting it was
+  written down: on the repaired host's validation slices, macro AUC no more than 0.005 and
+  hypodense sensitivity no more than 0.02 below these weights', and no more of 360 varied
+  lesion-free validation-level slices called abnormal. It failed the first two (macro AUC
+  0.963 against 0.971, hypodense sensitivity 0.705 against 0.785) and met the third (0.109
+  against 0.128), so these weights stay. On the test it meets 9 of the 10 targets where
+  these weights meet 8: macro AUC 0.972, hyperdense sensitivity 1.000, no normal slice
+  called abnormal, robustness set 0.059, Grad-CAM pointing game for hypodense lesions 0.897,
+  ECE after scaling 0.047, shifted macro AUC 0.965; but hypodense sensitivity 0.740
+  (hypodense AUC 0.948 against 0.956; the best a threshold set on the test itself reaches at
+  <= 5 % of normal slices called abnormal: 0.793 against 0.757). On the CT as scanned it
+  calls the real frontal lesion hypodense on 20 of its 28 slices (6 of the 7 test levels),
+  Grad-CAM's maximum on it on 23 and attention's on 24, where these weights, taught to call
+  it normal, call 2 of 28. Its validation slices put it at the quiet end of the same
+  trade-off again (its operating point lowers the hypodense logit by 1.0); whether its
+  finding the real lesion and its quiet normal slices outweigh the hypodense lesions it
+  misses is a choice the condition did not make, so it is left to whoever plans the model:
+  `python models/train_bundled.py train --host repaired` reproduces it (60.6 minutes of
+  training here, the first 10 epochs sharing the two cores)."""
