@@ -75,10 +75,41 @@ class Volume:
         return self.series.rescale_type
 
     def index_to_patient(self, k: float, j: float, i: float) -> np.ndarray:
-        """Patient (x, y, z) in mm of voxel index (slice k, row j, column i)."""
+        """Patient (x, y, z) in mm of voxel index (slice k, row j, column i).
+
+        Along the slice axis the scanner's own Image Position (Patient) of each slice is
+        used when every slice has one, so a slice after a gap (missing slices) is placed
+        where it was acquired, not where equal spacing would put it; a fractional ``k`` is
+        interpolated between its neighbours."""
         sz, sy, sx = self.geometry.spacing
         d = self.geometry.direction_matrix()
-        return np.asarray(self.geometry.origin) + d @ np.array([i * sx, j * sy, k * sz])
+        in_plane = d[:, 0] * (i * sx) + d[:, 1] * (j * sy)
+        starts = self._slice_starts()
+        if starts is None:
+            return np.asarray(self.geometry.origin) + in_plane + d[:, 2] * (k * sz)
+        n = len(starts)
+        lo = int(min(max(np.floor(k), 0), n - 1))
+        hi = min(lo + 1, n - 1)
+        if hi == lo:  # beyond the last slice (or a single one): step on by the spacing
+            return starts[lo] + in_plane + d[:, 2] * ((k - lo) * sz)
+        return starts[lo] + (starts[hi] - starts[lo]) * (k - lo) + in_plane
+
+    def _slice_starts(self) -> np.ndarray | None:
+        """(n, 3) Image Position (Patient) of every slice, when all are known; else None."""
+        refs = self.series.slices
+        key = (id(refs), len(refs), self.array.shape[0])
+        cached = self.__dict__.get("_starts_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        starts = None
+        if (
+            len(refs) == self.array.shape[0]
+            and self.geometry.orientation != "unknown"
+            and all(r.position is not None for r in refs)
+        ):
+            starts = np.asarray([r.position for r in refs], dtype=float)
+        self.__dict__["_starts_cache"] = (key, starts)
+        return starts
 
     def to_sitk(self):
         """This volume as a SimpleITK image with spacing, origin and direction."""

@@ -133,12 +133,28 @@ def test_one_missing_position_sorts_the_whole_series_by_instance_number(tmp_path
 
 def test_gap_gives_nonuniform_spacing_and_the_median_gap(tmp_path, stack_writer):
     offsets = [0.0, 3.0, 6.0, 9.0, 15.0, 18.0, 21.0]  # one slice missing between 9 and 15
-    truth = stack_writer(tmp_path, n=7, offsets=offsets)
+    truth = stack_writer(tmp_path, n=7, offsets=offsets, pixel_spacing=(0.7, 0.9))
     series = _only_series(tmp_path)
     assert series.warning_codes() == [NONUNIFORM_SPACING]
     assert "6 mm" in series.warnings[0].message
     assert series.geometry.spacing[0] == pytest.approx(3.0)
-    assert np.array_equal(load_volume(series).array, truth.values)
+    volume = load_volume(series)
+    assert np.array_equal(volume.array, truth.values)
+    # Each slice lies where its own Image Position says, after the gap too (equal spacing
+    # would put slice 4 at 12 mm, not 15); between slices the position is interpolated.
+    row_dir = np.array(truth.orientation[:3], float)
+    for k, (j, i) in [(0, (0, 0)), (3, (2, 5)), (4, (0, 0)), (6, (7, 1))]:
+        expected = truth.positions[k] + i * 0.9 * row_dir
+        expected += j * 0.7 * np.array(truth.orientation[3:], float)
+        assert np.allclose(volume.index_to_patient(k, j, i), expected, atol=1e-4)
+    halfway = (truth.positions[3] + truth.positions[4]) / 2
+    assert np.allclose(volume.index_to_patient(3.5, 0, 0), halfway, atol=1e-4)
+    # past the last slice it steps on by the series' spacing (3 mm)
+    assert np.allclose(
+        volume.index_to_patient(7, 0, 0),
+        truth.positions[6] + 3.0 * np.asarray(truth.normal),
+        atol=1e-4,
+    )
 
 
 def test_uneven_but_tolerable_spacing_is_not_flagged(tmp_path, stack_writer):
