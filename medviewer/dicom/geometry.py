@@ -218,3 +218,29 @@ def _oblique_warning(orientation: tuple[float, ...] | None) -> LoadWarning:
         f"slices are oblique ((0020,0037) Image Orientation {values}): not aligned with the "
         "patient axes; views are shown in the acquisition plane",
     )
+
+
+def known_starts(volume) -> np.ndarray | None:
+    """(n, 3) Image Position (Patient) of every slice of ``volume``, when all are known and
+    the series has an orientation; else None."""
+    refs = volume.series.slices
+    if len(refs) != volume.array.shape[0] or volume.geometry.orientation == "unknown":
+        return None
+    if any(r.position is None for r in refs):
+        return None
+    return np.asarray([r.position for r in refs], dtype=float)
+
+
+def slice_point(starts: np.ndarray | None, geometry: Geometry, k: float) -> np.ndarray:
+    """Patient position of voxel (k, 0, 0): interpolated between the known slice ``starts``
+    (:func:`known_starts`), stepping on by the slice spacing beyond the last one; equally
+    spaced from the origin when they are not known."""
+    sz = geometry.spacing[0]
+    normal = geometry.direction_matrix()[:, 2]
+    if starts is None:
+        return np.asarray(geometry.origin, dtype=float) + normal * (k * sz)
+    lo = int(min(max(np.floor(k), 0), len(starts) - 1))
+    hi = min(lo + 1, len(starts) - 1)
+    if hi == lo:
+        return starts[lo] + normal * ((k - lo) * sz)
+    return starts[lo] + (starts[hi] - starts[lo]) * (k - lo)

@@ -17,7 +17,7 @@ import numpy as np
 
 from medviewer.dicom import decoders
 from medviewer.dicom.decode_pool import DecoderPool, new_pool
-from medviewer.dicom.geometry import assemble_stack
+from medviewer.dicom.geometry import assemble_stack, known_starts, slice_point
 from medviewer.dicom.model import (
     SLICE_UNREADABLE,
     Geometry,
@@ -77,39 +77,17 @@ class Volume:
     def index_to_patient(self, k: float, j: float, i: float) -> np.ndarray:
         """Patient (x, y, z) in mm of voxel index (slice k, row j, column i).
 
-        Along the slice axis the scanner's own Image Position (Patient) of each slice is
-        used when every slice has one, so a slice after a gap (missing slices) is placed
-        where it was acquired, not where equal spacing would put it; a fractional ``k`` is
-        interpolated between its neighbours."""
+        Along the slice axis each slice's own Image Position (Patient) is used when every
+        slice has one (:func:`~medviewer.dicom.geometry.slice_point`), so a slice after a
+        gap lies where it was acquired, not where equal spacing would put it."""
         sz, sy, sx = self.geometry.spacing
         d = self.geometry.direction_matrix()
         in_plane = d[:, 0] * (i * sx) + d[:, 1] * (j * sy)
-        starts = self._slice_starts()
-        if starts is None:
-            return np.asarray(self.geometry.origin) + in_plane + d[:, 2] * (k * sz)
-        n = len(starts)
-        lo = int(min(max(np.floor(k), 0), n - 1))
-        hi = min(lo + 1, n - 1)
-        if hi == lo:  # beyond the last slice (or a single one): step on by the spacing
-            return starts[lo] + in_plane + d[:, 2] * ((k - lo) * sz)
-        return starts[lo] + (starts[hi] - starts[lo]) * (k - lo) + in_plane
-
-    def _slice_starts(self) -> np.ndarray | None:
-        """(n, 3) Image Position (Patient) of every slice, when all are known; else None."""
-        refs = self.series.slices
-        key = (id(refs), len(refs), self.array.shape[0])
-        cached = self.__dict__.get("_starts_cache")
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        starts = None
-        if (
-            len(refs) == self.array.shape[0]
-            and self.geometry.orientation != "unknown"
-            and all(r.position is not None for r in refs)
-        ):
-            starts = np.asarray([r.position for r in refs], dtype=float)
-        self.__dict__["_starts_cache"] = (key, starts)
-        return starts
+        key = (id(self.series.slices), self.array.shape[0])
+        cached = self.__dict__.get("_starts")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_starts"] = (key, known_starts(self))
+        return slice_point(cached[1], self.geometry, k) + in_plane
 
     def to_sitk(self):
         """This volume as a SimpleITK image with spacing, origin and direction."""

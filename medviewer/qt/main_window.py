@@ -25,6 +25,7 @@ from medviewer.qt.workers import start_job
 from medviewer.qt.worklist import WorklistDock
 from medviewer.session import StudySession
 from medviewer.session.layout import layout_from_settings, store_in_settings
+from medviewer.session.study import no_images_message
 from medviewer.settings import Settings, load_settings, save_settings
 
 log = logging.getLogger(__name__)
@@ -124,13 +125,10 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         paths = [os.fspath(p) for p in paths]
         self.cancel_job()
         self._wanted_series = series_key
-        self.opened_paths = list(paths)
+        self._opening_paths = list(paths)
         self.messages.clear()
         self.messages_dock.hide()
-        for p in paths:
-            self.settings.remember(p)
         self.settings.last_folder = os.path.dirname(os.path.abspath(paths[0])) if paths else ""
-        self._rebuild_recent()
         self.statusBar().showMessage(f"Scanning {', '.join(paths)}…")
         self._run(self.session.open_iter(paths), self._on_scanned)
 
@@ -183,12 +181,26 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
 
     def _on_scanned(self, result: ScanResult) -> None:
         self._worker = None
-        self.browser.set_scan_result(result)
+        paths = getattr(self, "_opening_paths", [])
         for skipped in result.skipped:
             if skipped.code == NO_PIXEL_DATA:  # reports, key objects: not a fault of the file
                 self._message(f"Not an image, not shown: {skipped.path}: {skipped.reason}")
             else:
                 self._message(f"Skipped {skipped.path}: {skipped.reason}", warning=True)
+        if result.largest_series() is None:
+            # nothing to show: the study open before stays, browser and viewer untouched
+            kept = ""
+            if self.session.volume is not None:
+                study = self.session.study
+                name = study.description if study and study.description else ""
+                kept = "The study that was open" + (f" ({name})" if name else "")
+            self._on_error(no_images_message(result, paths, kept))
+            return
+        self.opened_paths = list(paths)
+        for p in paths:
+            self.settings.remember(p)
+        self._rebuild_recent()
+        self.browser.set_scan_result(result)
         try:
             series = self.session.default_series()
         except Exception as exc:

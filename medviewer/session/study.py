@@ -21,9 +21,47 @@ from medviewer.dicom import (
     load_volume_iter,
     scan_iter,
 )
+from medviewer.dicom.model import (
+    CORRUPT,
+    NO_PIXEL_DATA,
+    NOT_DICOM,
+    UNREADABLE,
+    UNSUPPORTED_SYNTAX,
+)
 from medviewer.errors import DicomError
 from medviewer.jobs import CancelToken, Job, Progress
 from medviewer.session.display_state import DisplayState
+
+_SKIP_NAMES = {
+    NOT_DICOM: "not DICOM",
+    NO_PIXEL_DATA: "DICOM without an image (reports, key objects, presentation states)",
+    CORRUPT: "damaged",
+    UNSUPPORTED_SYNTAX: "in a compression this installation cannot decode",
+    UNREADABLE: "unreadable or missing",
+}
+
+
+def no_images_message(
+    result: ScanResult, paths: Sequence[str | os.PathLike], kept_open: str = ""
+) -> str:
+    """Why opening ``paths`` showed nothing, and what to do; ``kept_open``: what stays open
+    instead (a study description), if anything."""
+    names = [os.fspath(p) for p in paths]
+    where = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    counts: dict[str, int] = {}
+    for skipped in result.skipped:
+        counts[skipped.code] = counts.get(skipped.code, 0) + 1
+    if not counts:
+        found = "it holds no files"
+    else:
+        n = sum(counts.values())
+        parts = [f"{k} {_SKIP_NAMES.get(code, code)}" for code, k in counts.items()]
+        found = f"of its {n} file(s): " + ", ".join(parts)
+    stays = f" {kept_open} stays open." if kept_open else ""
+    return (
+        f"No DICOM image series found in {where}: {found}.{stays} Open a folder, file or "
+        "DICOMDIR that holds DICOM images (the Messages list names each skipped file)."
+    )
 
 
 class StudySession(DisplayState):
@@ -50,9 +88,13 @@ class StudySession(DisplayState):
     def open_iter(
         self, paths: Sequence[str | os.PathLike], cancel: CancelToken | None = None
     ) -> Job[ScanResult]:
-        """Scan ``paths``; afterwards ``scan_result`` holds what was found."""
+        """Scan ``paths``; afterwards ``scan_result`` holds what was found.
+
+        When ``paths`` hold no image series, ``scan_result`` (the study open before, if any)
+        is kept: nothing is lost; :func:`no_images_message` says why nothing opened."""
         result = yield from scan_iter(paths, cancel)
-        self.scan_result = result
+        if result.largest_series() is not None or self.scan_result is None:
+            self.scan_result = result
         return result
 
     def default_series(self) -> SeriesInfo:

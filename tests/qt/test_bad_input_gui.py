@@ -77,7 +77,7 @@ def test_folder_of_only_bad_files_explains_each(qtbot, tmp_path):
     qtbot.waitUntil(lambda: len(messages(w)) >= 3, timeout=10_000)
     text = "\n".join(messages(w))
     assert "empty file" in text and "not a DICOM file" in text
-    assert "no displayable image series" in text
+    assert f"No DICOM image series found in {tmp_path}: of its 2 file(s): " in text
     assert w.session.volume is None and not w.progress.isVisible()
 
 

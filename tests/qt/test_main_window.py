@@ -232,8 +232,49 @@ def test_empty_folder_and_non_dicom_files_give_a_message_not_a_crash(qtbot, tmp_
     qtbot.waitUntil(lambda: w.messages.count() >= 2, timeout=10_000)
     texts = [w.messages.item(i).text() for i in range(w.messages.count())]
     assert any("notes.txt" in t and "not a DICOM file" in t for t in texts)
-    assert any("no displayable image series" in t for t in texts)
+    assert any(
+        f"No DICOM image series found in {tmp_path}: of its 1 file(s): 1 not DICOM." in t
+        for t in texts
+    )
     assert w.messages_dock.isVisible()
+
+
+@pytest.mark.parametrize("bad", ["empty", "missing", "text"])
+def test_opening_a_folder_without_images_keeps_the_study_that_was_open(qtbot, tmp_path, bad):
+    # RadiAnt and Horos say "no DICOM files found" and leave the open study as it was:
+    # the series list, the image, the patient's identity and the window title stay.
+    w = open_window(qtbot, [str(sample_study_dir())])
+    w.slider.setValue(40)
+    series_before = w.browser.series_keys()
+    title = w.windowTitle()
+    view = w.viewer.primary.view
+
+    def corners():
+        return [view.corner_lines(c) for c in ("top_left", "top_right", "bottom_left")]
+
+    before = corners()
+    assert any("Im 41/108" in line for line in before[2])
+    folder = tmp_path / bad
+    if bad != "missing":
+        folder.mkdir()
+    if bad == "text":
+        (folder / "notes.txt").write_text("not an image")
+    w.open_paths([str(folder)])
+    qtbot.waitUntil(lambda: not w.progress.isVisible() and w.messages.count() >= 1, timeout=10_000)
+    texts = [w.messages.item(i).text() for i in range(w.messages.count())]
+    detail = {
+        "empty": "it holds no files",
+        "missing": "1 unreadable or missing",
+        "text": "1 not DICOM",
+    }[bad]
+    (error,) = [t for t in texts if t.startswith("No DICOM image series found")]
+    assert f"in {folder}: " in error and detail in error
+    assert "The study that was open" in error and "stays open" in error
+    assert w.browser.series_keys() == series_before
+    assert w.session.volume.array.shape == (108, 256, 256) and w.viewer.primary.index == 40
+    assert w.windowTitle() == title and corners() == before
+    assert w.opened_paths == [str(sample_study_dir())]
+    assert str(folder) not in w.settings.recent
 
 
 def test_settings_persist_between_sessions(qtbot, tmp_path):

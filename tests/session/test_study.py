@@ -7,6 +7,7 @@ from medviewer.dicom import Volume
 from medviewer.errors import Cancelled, DicomError
 from medviewer.jobs import CancelToken, run_job
 from medviewer.session import StudySession
+from medviewer.session.study import no_images_message
 from medviewer.testing.synthetic import write_series
 
 
@@ -46,6 +47,31 @@ def test_empty_folder_says_what_was_skipped(tmp_path):
     run_job(session.open_iter([tmp_path]))
     with pytest.raises(DicomError, match="no displayable image series.*not_dicom"):
         session.default_series()
+
+
+def test_a_scan_without_images_keeps_the_open_study_and_says_why(series_dir, tmp_path):
+    session = StudySession()
+    run_job(session.open_iter([series_dir.folder]))
+    before = session.scan_result
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("hello")
+    (texts / "b.txt").write_text("hello")
+    result = run_job(session.open_iter([texts]))
+    assert result.largest_series() is None and session.scan_result is before
+    assert no_images_message(result, [texts], "The study that was open") == (
+        f"No DICOM image series found in {texts}: of its 2 file(s): 2 not DICOM. The "
+        "study that was open stays open. Open a folder, file or DICOMDIR that holds DICOM "
+        "images (the Messages list names each skipped file)."
+    )
+    missing = tmp_path / "gone"
+    result = run_job(session.open_iter([missing]))
+    assert "1 unreadable or missing" in no_images_message(result, [missing])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_job(session.open_iter([empty]))
+    assert f"in {empty}: it holds no files." in no_images_message(result, [empty])
+    assert session.scan_result is before
 
 
 def test_load_can_be_cancelled(series_dir):
