@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from medviewer.qt.slice_view import SliceView
 from medviewer.session import mpr, overlay
+from medviewer.session.measure import calibrated
 from medviewer.session.slab import reformat_slab, slab_corner_text, slab_indices
 
 CROSSHAIR_PEN = pg.mkPen((80, 200, 255, 160), width=1)
@@ -58,6 +59,7 @@ class PlaneView(QtWidgets.QFrame):
         self.view.jump.connect(lambda where: self.set_index(0 if where == 0 else self.count() - 1))
         self.view.view.scene().sigMouseClicked.connect(self._clicked)
         self._fitted_shape = None
+        self._scale_bar_shown = True
 
     # -- state ------------------------------------------------------------------------------
     def count(self) -> int:
@@ -97,6 +99,9 @@ class PlaneView(QtWidgets.QFrame):
         if self._fitted_shape != img.values.shape[:2]:
             self._fitted_shape = img.values.shape[:2]
             self.view.fit()
+        if calibrated(volume) != self._scale_bar_shown:  # no mm scale bar on pixel units
+            self._scale_bar_shown = calibrated(volume)
+            self.view.set_scale_bar(visible=self._scale_bar_shown)
         self.view.set_orientation_labels(overlay.orientation_labels(img.row_cos, img.col_cos))
         self.update_corner_text()
         self._place_crosshair()

@@ -100,7 +100,7 @@ class SliceOverlaysMixin:
     @property
     def scale_bar_mm(self) -> float:
         """The length the scale bar stands for (0 when not shown)."""
-        return self._scale_bar.length_mm
+        return self._scale_bar.length_mm if self._scale_bar.isVisible() else 0.0
 
     @property
     def scale_bar_px(self) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from medviewer.session.measure import Measurement
+from medviewer.session.measure import Measurement, calibrated
 
 TOOLS = ("ruler", "rect", "ellipse", "probe")
 PEN = pg.mkPen((255, 210, 60), width=2)
@@ -173,8 +173,9 @@ class MeasurementTools(QtCore.QObject):
 
     def _describe(self, m: Measurement) -> str:
         img = self.plane_view.image
+        volume = self.session.volume
         return self.session.measurements.describe(
-            m, img.values, img.row_spacing, img.col_spacing, self.session.volume.units
+            m, img.values, img.row_spacing, img.col_spacing, volume.units, calibrated(volume)
         )
 
     def _moved(self, mid: int, item) -> None:

@@ -8,6 +8,7 @@ from medviewer.dicom import Window
 from medviewer.qt.plane_view import PlaneView
 from medviewer.qt.tools import MeasurementTools
 from medviewer.session import mpr
+from medviewer.session.measure import calibrated
 
 PLANES = ("axial", "coronal", "sagittal")
 
@@ -171,6 +172,9 @@ class ViewerArea(QtWidgets.QWidget):
             if getattr(value, "ndim", 0)
             else f"{float(value):g}"
         )
-        self.cursor_info.emit(
-            f"{shown} {units}".strip() + f"  at ({x:.1f}, {y:.1f}, {z:.1f}) mm  [{view.plane}]"
+        where = (
+            f"({x:.1f}, {y:.1f}, {z:.1f}) mm"
+            if calibrated(self.session.volume)
+            else f"pixel ({col}, {row}), no Pixel Spacing"
         )
+        self.cursor_info.emit(f"{shown} {units}".strip() + f"  at {where}  [{view.plane}]")

@@ -20,7 +20,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from medviewer.dicom.model import MISSING_SPACING
 from medviewer.session.overlay import format_value
+
+
+def calibrated(volume) -> bool:
+    """False when ``volume``'s images carry no (0028,0030) Pixel Spacing: its distances are
+    pixels, so lengths, areas and scale bars must not claim millimetres."""
+    if volume is None:
+        return False
+    return not any(w.code == MISSING_SPACING for w in (*volume.warnings, *volume.series.warnings))
+
 
 Point = tuple[float, float]
 KINDS = ("ruler", "rect", "ellipse", "probe")

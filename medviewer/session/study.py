@@ -31,6 +31,7 @@ from medviewer.dicom.model import (
 from medviewer.errors import DicomError
 from medviewer.jobs import CancelToken, Job, Progress
 from medviewer.session.display_state import DisplayState
+from medviewer.session.measure import calibrated
 
 _SKIP_NAMES = {
     NOT_DICOM: "not DICOM",
@@ -170,9 +171,12 @@ class StudySession(DisplayState):
         if self.volume is None or self.series is None:
             return ""
         z, y, x = self.volume.spacing
+        size = (
+            f"{x:.3g} x {y:.3g} x {z:.3g} mm" if calibrated(self.volume) else "pixel size unknown"
+        )
         return (
             f"{self.series.modality} {self.series.description or ''} | slice "
-            f"{self.slice_index + 1}/{self.n_slices} | {x:.3g} x {y:.3g} x {z:.3g} mm"
+            f"{self.slice_index + 1}/{self.n_slices} | {size}"
         )
 
 

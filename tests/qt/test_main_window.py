@@ -182,6 +182,36 @@ def test_cursor_probe_reports_value_and_position(known_spacing, qtbot):
     assert "mm" in w.cursor_label.text()
 
 
+def test_without_pixel_spacing_nothing_claims_millimetres(tmp_path, qtbot):
+    import pydicom
+
+    hu = np.zeros((5, 40, 60), dtype=np.int16)
+    hu[:, 15, 30] = 400
+    write_series(tmp_path, hu=hu, spacing=(2.0, 0.5, 0.8), shuffle=False)
+    for path in tmp_path.iterdir():
+        ds = pydicom.dcmread(path)
+        del ds.PixelSpacing
+        ds.save_as(path)
+    w = open_window(qtbot, [str(tmp_path)])
+    plane = w.viewer.primary
+    tools = w.viewer.tools[plane.plane]
+    w.session.measurements.add(tools.key, "ruler", ((10.0, 10.0), (10.0, 50.0)))
+    w.session.measurements.add(tools.key, "rect", ((8.0, 18.0), (22.0, 42.0)))
+    tools.sync()
+    ruler, rect = sorted(tools.labels(), key=len)
+    assert ruler == "40.0 px"  # 40 columns; not 40 x 0.8 mm, nor "40.0 mm"
+    assert rect.endswith("area 336.0 px²") and "mm" not in rect
+    assert plane.view.scale_bar_mm == 0  # no scale bar
+    assert "pixel size unknown" in w.session.status_text() and " mm" not in w.session.status_text()
+    vb = plane.view.view
+    sp = plane.image.row_spacing, plane.image.col_spacing
+    q = plane.view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(30.5 * sp[1], 15.5 * sp[0])))
+    hover(qtbot, plane.view, (q.x(), q.y()))
+    qtbot.waitUntil(lambda: w.cursor_label.text().startswith("400 HU"), timeout=2000)
+    assert "pixel (30, 15), no Pixel Spacing" in w.cursor_label.text()
+    assert "mm" not in w.cursor_label.text()
+
+
 def test_png_export_with_and_without_overlays(window, tmp_path):
     with_text = window.export_png(str(tmp_path / "with.png"), overlays=True)
     without = window.export_png(str(tmp_path / "without.png"), overlays=False)
