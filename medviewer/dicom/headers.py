@@ -217,6 +217,15 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         tag = (
             0x7FE00010 if "Rows" in ds else None
         )  # deflated: the stream position is not a file offset
+    if tag not in PIXEL_TAGS and not sop_class:
+        # every DICOM object names its SOP class (Type 1): without one and without pixel
+        # data, this is not a report or key object but a damaged or truncated header
+        return Skipped(
+            path,
+            CORRUPT,
+            "damaged or incomplete DICOM header: no (0008,0016) SOP Class UID and no "
+            f"(7FE0,0010) pixel data in its {size} bytes; copy the file again from its source",
+        )
     if tag not in PIXEL_TAGS:
         return Skipped(
             path,

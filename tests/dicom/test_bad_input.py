@@ -50,6 +50,8 @@ def test_every_bad_file_is_skipped_once_with_the_right_code(
     ).paths[0]
 
     (folder / "empty.dcm").write_bytes(b"")
+    # a DICM marker followed by rubbish: damaged, not a harmless report without an image
+    (folder / "garbage.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"garbage" * 10)
     (folder / "notes.txt").write_text("Patient called, report to follow.\n" * 20)
     data = Path(spare_native).read_bytes()
     (folder / "cut_native.dcm").write_bytes(data[: len(data) - 700])  # inside the pixel data
@@ -84,6 +86,7 @@ def test_every_bad_file_is_skipped_once_with_the_right_code(
     codes = {os.path.basename(s.path): s.code for s in result.skipped}
     assert codes == {
         "empty.dcm": NOT_DICOM,
+        "garbage.dcm": CORRUPT,
         "notes.txt": NOT_DICOM,
         "cut_native.dcm": CORRUPT,
         "cut_j2k.dcm": CORRUPT,
@@ -98,6 +101,8 @@ def test_every_bad_file_is_skipped_once_with_the_right_code(
         assert "Traceback" not in skipped.reason
     assert "1.2.3.4.5" in [s.reason for s in result.skipped if s.code == UNSUPPORTED_SYNTAX][0]
     assert "truncated" in [s.reason for s in result.skipped if s.path.endswith("cut_native.dcm")][0]
+    reason = [s.reason for s in result.skipped if s.path.endswith("garbage.dcm")][0]
+    assert "no (0008,0016) SOP Class UID" in reason and "copy the file again" in reason
 
     series = {s.series_uid: s for s in result.all_series()}
     assert set(series) == {native.series_uid, j2k.series_uid}

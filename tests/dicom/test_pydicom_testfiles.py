@@ -32,6 +32,8 @@ EXPECTED_SKIPS = {
     # pixel data without Rows / Columns / BitsAllocated
     "meta_missing_tsyntax.dcm": CORRUPT,
     "nested_priv_SQ.dcm": CORRUPT,
+    # a header fragment: no SOP Class UID (Type 1 in every object), no pixel data
+    "empty_charset_LEI.dcm": CORRUPT,
     # DICOM objects without an image
     "rtstruct.dcm": NO_PIXEL_DATA,
     "rtplan.dcm": NO_PIXEL_DATA,
@@ -45,7 +47,6 @@ EXPECTED_SKIPS = {
     "UN_sequence.dcm": NO_PIXEL_DATA,
     "no_meta_group_length.dcm": NO_PIXEL_DATA,
     "priv_SQ.dcm": NO_PIXEL_DATA,
-    "empty_charset_LEI.dcm": NO_PIXEL_DATA,
     # not DICOM at all
     "README.txt": NOT_DICOM,
     "README": NOT_DICOM,
