@@ -56,6 +56,7 @@ def build(window) -> dict[str, QtGui.QAction]:
     group.setExclusionPolicy(QtGui.QActionGroup.ExclusionPolicy.ExclusiveOptional)
     for action_id, tool, text in (
         ("measure.ruler", "ruler", "&Ruler"),
+        ("measure.angle", "angle", "&Angle"),
         ("measure.rect_roi", "rect", "Rectangle &ROI"),
         ("measure.ellipse_roi", "ellipse", "&Ellipse ROI"),
         ("measure.probe", "probe", "&Probe"),
@@ -85,7 +86,13 @@ def build(window) -> dict[str, QtGui.QAction]:
     bar.addWidget(w.window_box)
     bar.addAction(a["view.invert"])
     bar.addSeparator()
-    for action_id in ("measure.ruler", "measure.rect_roi", "measure.ellipse_roi", "measure.probe"):
+    for action_id in (
+        "measure.ruler",
+        "measure.angle",
+        "measure.rect_roi",
+        "measure.ellipse_roi",
+        "measure.probe",
+    ):
         bar.addAction(a[action_id])
     bar.addSeparator()
     bar.addAction(a["cine.play"])

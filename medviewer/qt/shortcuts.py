@@ -167,6 +167,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("cine.slower", "[", "Cine slower", CINE),
     # Measurements
     Shortcut("measure.ruler", "R", "Ruler (distance in mm)", MEASURE),
+    Shortcut(
+        "measure.angle",
+        "Shift+A",
+        "Angle: drag the first arm to the vertex, click where the second ends",
+        MEASURE,
+    ),
     Shortcut("measure.rect_roi", "Shift+R", "Rectangle ROI (mean, SD, area)", MEASURE),
     Shortcut("measure.ellipse_roi", "E", "Ellipse ROI (mean, SD, area)", MEASURE),
     Shortcut("measure.probe", "V", "Probe: value under the cursor", MEASURE),

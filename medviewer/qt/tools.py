@@ -1,4 +1,7 @@
-"""Measurement tools on a PlaneView: ruler, rectangle / ellipse ROI, pixel probe.
+"""Measurement tools on a PlaneView: ruler, angle, rectangle / ellipse ROI, pixel probe.
+
+An angle is drawn as one drag along its first arm (from its end to the vertex) and a click
+where the second arm ends; until that click the second arm follows the mouse.
 
 Geometry lives in the session's MeasurementStore in (row, col) pixel coordinates, where pixel
 (r, c) covers [r, r+1) x [c, c+1); the view places image pixel (r, c) at
@@ -11,9 +14,11 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtCore
 
+from medviewer.qt.angle_roi import AngleROI
 from medviewer.session.measure import Measurement, calibrated
 
-TOOLS = ("ruler", "rect", "ellipse", "probe")
+TOOLS = ("ruler", "angle", "rect", "ellipse", "probe")
+LINES = ("ruler", "angle")
 PEN = pg.mkPen((255, 210, 60), width=2)
 HOVER_PEN = pg.mkPen((255, 240, 150), width=2)
 
@@ -35,6 +40,19 @@ class MeasurementTools(QtCore.QObject):
         self._navigate_drag = vb.mouseDragEvent
         vb.mouseDragEvent = self._drag  # pyqtgraph's scene calls this Python method
         vb.scene().sigMouseClicked.connect(self._clicked)
+        vb.scene().sigMouseMoved.connect(self._hovered)
+        self._first_arm: tuple | None = None  # an angle waiting for its second arm
+        plane_view.view.installEventFilter(self)  # Esc drops it
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if (
+            self._first_arm is not None
+            and event.type() == QtCore.QEvent.Type.KeyPress
+            and event.key() == QtCore.Qt.Key.Key_Escape
+        ):
+            self.cancel_drawing()
+            return True
+        return False
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -46,6 +64,7 @@ class MeasurementTools(QtCore.QObject):
         if tool is not None and tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; choose one of {', '.join(TOOLS)}")
         self.tool = tool
+        self.cancel_drawing()
         self.plane_view.view.interaction_mode = "navigate" if tool is None else "tool"
 
     def _spacing(self) -> tuple[float, float]:
@@ -62,7 +81,7 @@ class MeasurementTools(QtCore.QObject):
 
     # -- drawing --------------------------------------------------------------------------
     def _drag(self, event, axis=None) -> None:
-        drawing = self.tool in ("ruler", "rect", "ellipse") and not self.plane_view.view.space_held
+        drawing = self.tool in TOOLS[:-1] and not self.plane_view.view.space_held
         if not drawing or event.button() != QtCore.Qt.LeftButton:
             if axis is None:
                 return self._navigate_drag(event)
@@ -82,6 +101,10 @@ class MeasurementTools(QtCore.QObject):
             self._clear_preview()
             if abs(end[0] - start[0]) + abs(end[1] - start[1]) < 0.5:
                 return  # a click, not a measurement
+            if self.tool == "angle":  # the first arm; a click ends the second
+                self._first_arm = (start, end)
+                self._show_preview(start, end, end)
+                return
             m = self.session.measurements.add(self.key, self.tool, (start, end))
             self.selected = m.id
             self.sync()
@@ -89,12 +112,13 @@ class MeasurementTools(QtCore.QObject):
 
     _preview = None
 
-    def _show_preview(self, start, end) -> None:
+    def _show_preview(self, start, end, *more) -> None:
         self._clear_preview()
         x0, y0 = self._to_mm(start)
         x1, y1 = self._to_mm(end)
-        if self.tool == "ruler":
-            item = pg.PlotCurveItem([x0, x1], [y0, y1], pen=PEN)
+        if self.tool in LINES:
+            xs, ys = zip(*[self._to_mm(p) for p in (start, end, *more)])
+            item = pg.PlotCurveItem(list(xs), list(ys), pen=PEN)
         else:
             item = pg.QtWidgets.QGraphicsRectItem(
                 min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0)
@@ -108,14 +132,31 @@ class MeasurementTools(QtCore.QObject):
             self.plane_view.view.view.removeItem(self._preview)
             self._preview = None
 
+    def cancel_drawing(self) -> None:
+        """Drop an angle still waiting for its second arm."""
+        self._first_arm = None
+        self._clear_preview()
+
+    def _hovered(self, scene_pos) -> None:
+        if self._first_arm is None:
+            return
+        vb = self.plane_view.view.view
+        self._show_preview(*self._first_arm, self._to_pixel(vb.mapSceneToView(scene_pos)))
+
     def _clicked(self, event) -> None:
-        if self.tool != "probe" or event.button() != QtCore.Qt.LeftButton:
+        pending = self.tool == "angle" and self._first_arm is not None
+        if not (self.tool == "probe" or pending) or event.button() != QtCore.Qt.LeftButton:
             return
         vb = self.plane_view.view.view
         if not vb.sceneBoundingRect().contains(event.scenePos()):
             return
         rc = self._to_pixel(vb.mapSceneToView(event.scenePos()))
-        m = self.session.measurements.add(self.key, "probe", (rc,))
+        if pending:
+            points = (*self._first_arm, rc)
+            self.cancel_drawing()
+            m = self.session.measurements.add(self.key, "angle", points)
+        else:
+            m = self.session.measurements.add(self.key, "probe", (rc,))
         self.selected = m.id
         self.sync()
         self.changed.emit()
@@ -123,6 +164,7 @@ class MeasurementTools(QtCore.QObject):
     # -- syncing with the store ------------------------------------------------------------
     def sync(self) -> None:
         """Show exactly the measurements stored for the plane's current slice."""
+        self.cancel_drawing()
         for mid in list(self._items):
             self._remove_items(mid)
         if self.session.volume is None or self.plane_view.image is None:
@@ -140,6 +182,8 @@ class MeasurementTools(QtCore.QObject):
         pts = [self._to_mm(p) for p in m.points]
         if m.kind == "ruler":
             roi = pg.LineSegmentROI(positions=pts, pen=PEN, hoverPen=HOVER_PEN, removable=True)
+        elif m.kind == "angle":
+            roi = AngleROI(pts, pen=PEN, hoverPen=HOVER_PEN, removable=True)
         elif m.kind in ("rect", "ellipse"):
             (x0, y0), (x1, y1) = pts
             pos, size = (min(x0, x1), min(y0, y1)), (abs(x1 - x0), abs(y1 - y0))
@@ -179,7 +223,7 @@ class MeasurementTools(QtCore.QObject):
         )
 
     def _moved(self, mid: int, item) -> None:
-        if isinstance(item, pg.LineSegmentROI):
+        if isinstance(item, (pg.LineSegmentROI, AngleROI)):
             pts = [item.mapToParent(p) for _, p in item.getLocalHandlePositions()]
             points = tuple(self._to_pixel(p) for p in pts)
         elif isinstance(item, pg.ROI):

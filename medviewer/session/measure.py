@@ -1,4 +1,4 @@
-"""Measurements on a plane image: ruler, rectangle and ellipse ROIs, pixel probe.
+"""Measurements on a plane image: ruler, angle, rectangle and ellipse ROIs, pixel probe.
 
 Pixel coordinate convention
 ---------------------------
@@ -33,8 +33,8 @@ def calibrated(volume) -> bool:
 
 
 Point = tuple[float, float]
-KINDS = ("ruler", "rect", "ellipse", "probe")
-N_POINTS = {"ruler": 2, "rect": 2, "ellipse": 2, "probe": 1}
+KINDS = ("ruler", "angle", "rect", "ellipse", "probe")
+N_POINTS = {"ruler": 2, "angle": 3, "rect": 2, "ellipse": 2, "probe": 1}
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,11 @@ class Measurement:
     id : int
         Unique within its :class:`MeasurementStore`.
     kind : str
-        ``ruler``, ``rect``, ``ellipse`` or ``probe``.
+        ``ruler``, ``angle``, ``rect``, ``ellipse`` or ``probe``.
     points : tuple of (row, col)
-        Ruler: the two end points; rect / ellipse: two opposite corners of the bounding box;
-        probe: one point. Pixel coordinates, see the module docstring.
+        Ruler: the two end points; angle: the end of one arm, the vertex, the end of the
+        other arm; rect / ellipse: two opposite corners of the bounding box; probe: one
+        point. Pixel coordinates, see the module docstring.
     label : str
         Free text.
     """
@@ -78,6 +79,19 @@ def ruler_length_mm(p0: Point, p1: Point, row_spacing: float, col_spacing: float
     dr = (float(p1[0]) - float(p0[0])) * float(row_spacing)
     dc = (float(p1[1]) - float(p0[1])) * float(col_spacing)
     return math.hypot(dr, dc)
+
+
+def angle_deg(a: Point, vertex: Point, b: Point, row_spacing: float, col_spacing: float) -> float:
+    """The angle at ``vertex`` between the arms to ``a`` and ``b``, in degrees (0-180),
+    measured in millimetres, so unequal row and column spacings do not distort it; NaN when
+    an arm has no length."""
+    u = ((a[0] - vertex[0]) * row_spacing, (a[1] - vertex[1]) * col_spacing)
+    v = ((b[0] - vertex[0]) * row_spacing, (b[1] - vertex[1]) * col_spacing)
+    if math.hypot(*u) == 0 or math.hypot(*v) == 0:
+        return float("nan")
+    cross = u[0] * v[1] - u[1] * v[0]
+    dot = u[0] * v[0] + u[1] * v[1]
+    return abs(math.degrees(math.atan2(cross, dot)))
 
 
 def _grey(values2d: np.ndarray) -> np.ndarray:
@@ -273,6 +287,11 @@ class MeasurementStore:
             if not calibrated:
                 row_spacing = col_spacing = 1.0
             return f"{ruler_length_mm(p0, p1, row_spacing, col_spacing):.1f} {length_unit}"
+        if m.kind == "angle":
+            if not calibrated:  # the pixel grid: right when pixels are square, as most are
+                row_spacing = col_spacing = 1.0
+            degrees = angle_deg(*m.points, row_spacing, col_spacing)
+            return "arm of no length" if math.isnan(degrees) else f"{degrees:.1f}°"
         if m.kind in ("rect", "ellipse"):
             if not calibrated:
                 row_spacing = col_spacing = 1.0
@@ -299,6 +318,7 @@ class MeasurementStore:
 
 __all__ = [
     "KINDS",
+    "angle_deg",
     "Measurement",
     "MeasurementStore",
     "RoiStats",

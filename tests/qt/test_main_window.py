@@ -1,5 +1,7 @@
 """The main window as a radiologist uses it: open, scroll, window, zoom, MPR, measure, export."""
 
+import math
+
 import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
@@ -10,7 +12,7 @@ from medviewer.resources import sample_study_dir
 from medviewer.session.measure import roi_stats
 from medviewer.testing.synthetic import write_series
 
-from .mouse import drag, hover
+from .mouse import NB, drag, hover
 
 Qt = QtCore.Qt
 
@@ -155,6 +157,51 @@ def test_ruler_measures_millimetres(known_spacing, qtbot):
     w.viewer.tools[plane.plane].selected = m.id
     w.actions["measure.delete"].trigger()
     assert w.session.measurements.on(w.viewer.tools[plane.plane].key) == []
+
+
+def test_angle_drag_the_first_arm_then_click_the_second(known_spacing, qtbot):
+    from tests.qt.mouse import E, send
+
+    w, _ = known_spacing
+    plane = w.viewer.primary
+    tools = w.viewer.tools[plane.plane]
+    w.actions["measure.angle"].trigger()
+    view = plane.view
+
+    def screen(row, col):
+        row_sp, col_sp = plane.image.row_spacing, plane.image.col_spacing
+        p = view.view.mapViewToScene(QtCore.QPointF(col * col_sp, row * row_sp))
+        q = view.mapFromScene(p)
+        return (q.x(), q.y())
+
+    # first arm: 20 columns (16 mm) to the vertex; second: 32 rows (16 mm) down from it
+    drag(qtbot, view, Qt.MouseButton.LeftButton, screen(4, 40), screen(4, 20), steps=6)
+    assert w.session.measurements.on(tools.key) == []  # waiting for the second arm
+    hover(qtbot, view, screen(36, 20))
+    assert tools._preview is not None  # the second arm follows the mouse
+    qtbot.keyClick(view, Qt.Key.Key_Escape)  # Esc drops it
+    assert tools._preview is None
+    hover(qtbot, view, screen(30, 30))
+    assert tools._preview is None
+    drag(qtbot, view, Qt.MouseButton.LeftButton, screen(4, 40), screen(4, 20), steps=6)
+    hover(qtbot, view, screen(36, 20))
+    for kind in (E.MouseButtonPress, E.MouseButtonRelease):
+        button = Qt.MouseButton.LeftButton
+        send(view, kind, screen(36, 20), button, button if kind == E.MouseButtonPress else NB)
+    (m,) = w.session.measurements.on(tools.key)
+    assert m.kind == "angle"
+    (label,) = tools.labels()
+    assert float(label.rstrip("°")) == pytest.approx(90.0, abs=2.5)  # in mm, not pixels
+    assert label.endswith("°")
+    # drag the end of the second arm sideways: the angle follows
+    w.session.measurements.update(m.id, (m.points[0], m.points[1], (24.0, 30.0)))
+    tools.sync()
+    # first arm along the columns; second 20 rows (10 mm) down, 10 columns (8 mm) across
+    expected = math.degrees(math.atan2(20 * 0.5, 10 * 0.8))
+    (label,) = tools.labels()
+    assert label == f"{expected:.1f}°"
+    w.actions["measure.angle"].trigger()  # off again
+    assert tools.tool is None
 
 
 def test_roi_statistics_match_numpy(known_spacing):

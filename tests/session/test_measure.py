@@ -10,6 +10,7 @@ from medviewer.session import mpr
 from medviewer.session.measure import (
     Measurement,
     MeasurementStore,
+    angle_deg,
     probe,
     roi_mask,
     roi_stats,
@@ -39,6 +40,21 @@ def test_ruler_uses_row_and_column_spacing(anisotropic):
     assert ruler_length_mm((5, 5), (15, 5), rs, cs) == pytest.approx(5.0)  # vertical
     assert ruler_length_mm((0, 0), (6, 5), rs, cs) == pytest.approx(5.0)  # 3-4-5 in mm
     assert ruler_length_mm((2.5, 2.5), (2.5, 2.5), rs, cs) == 0.0
+
+
+def test_angle_is_measured_in_millimetres_not_pixels(anisotropic):
+    image = mpr.reformat(anisotropic, "axial", 1)
+    rs, cs = image.row_spacing, image.col_spacing  # 0.5 mm rows, 0.8 mm columns
+    # arms 8 mm along the columns and 8 mm down the rows: 90 degrees in mm (10 columns and
+    # 16 rows), where the pixel grid alone would say atan(16/10) = 58 degrees
+    assert angle_deg((5, 15), (5, 5), (21, 5), rs, cs) == pytest.approx(90.0)
+    assert angle_deg((5, 15), (5, 5), (21, 5), 1, 1) == pytest.approx(90.0)
+    assert angle_deg((0, 10), (0, 0), (16, 10), rs, cs) == pytest.approx(45.0)  # 8 mm and 8 mm
+    assert angle_deg((0, 10), (0, 0), (0, 20), rs, cs) == pytest.approx(0.0)
+    assert angle_deg((0, 10), (0, 0), (0, -20), rs, cs) == pytest.approx(180.0)
+    # the order of the arms does not matter; the angle is never reflex
+    assert angle_deg((16, 10), (0, 0), (0, 10), rs, cs) == pytest.approx(45.0)
+    assert math.isnan(angle_deg((0, 0), (0, 0), (3, 4), rs, cs))
 
 
 def test_ruler_on_a_coronal_reformat_uses_slice_spacing(anisotropic):
@@ -192,8 +208,10 @@ def test_store_rejects_unknown_ids_and_bad_shapes():
         store.add(KEY, "ruler", [(0, 0)])
     with pytest.raises(ValueError, match="a probe needs 1 point"):
         store.update(store.add(KEY, "probe", [(0, 0)]).id, [(0, 0), (1, 1)])
-    with pytest.raises(ValueError, match="unknown measurement kind 'angle'"):
-        store.add(KEY, "angle", [(0, 0), (1, 1), (2, 2)])
+    with pytest.raises(ValueError, match="unknown measurement kind 'cobb'"):
+        store.add(KEY, "cobb", [(0, 0), (1, 1), (2, 2)])
+    with pytest.raises(ValueError, match="an? angle needs 3 point"):
+        store.add(KEY, "angle", [(0, 0), (1, 1)])
 
 
 def test_describe_gives_the_viewer_text():
@@ -215,6 +233,11 @@ def test_describe_gives_the_viewer_text():
     assert store.describe(empty, values, 1, 1, "HU") == "no pixel inside, area 0.0 mm²"
     uncalibrated = store.describe(ruler, values, 0.5, 0.8, "HU", calibrated=False)
     assert uncalibrated == "15.4 px"
+    angle = store.add(KEY, "angle", [(0, 10), (0, 0), (16, 10)])
+    assert store.describe(angle, values, 0.5, 0.8, "HU") == "45.0°"
+    assert store.describe(angle, values, 0.5, 0.8, "HU", calibrated=False) == "58.0°"
+    flat = store.add(KEY, "angle", [(0, 0), (0, 0), (3, 4)])
+    assert store.describe(flat, values, 1, 1, "HU") == "arm of no length"
 
 
 def test_describe_colour_probe_shows_the_channels():
