@@ -139,6 +139,26 @@ def test_run_classifies_every_slice_and_plots_them(qtbot, panel8):
     assert not panel8.cancel_button.isEnabled()
 
 
+def test_choosing_another_model_puts_the_results_away(qtbot, panel8):
+    # One model's scores are never shown beside another model's heat maps or suggestions.
+    run_to_end(qtbot, panel8)
+    assert np.all(np.isfinite(panel8.probabilities()))
+    dropped = []
+    panel8.results_dropped.connect(lambda: dropped.append(True))
+    panel8.device_box.setCurrentIndex(panel8.device_box.findData("auto"))  # same model
+    assert not dropped and np.all(np.isfinite(panel8.probabilities()))
+    panel8.model_box.setCurrentIndex(panel8.model_box.findData(RESNET))
+    assert dropped == [True]
+    assert panel8.probabilities().shape[1] == 0 and panel8.slice_label.text() == ""
+    text = panel8.series_label.text()
+    assert "The results of tiny-ct 1.0.0" in text and "tiny-resnet 1.0.0 is chosen" in text
+    assert panel8.explainer.shown is None
+    panel8.model_box.setCurrentIndex(panel8.model_box.findData(TINY))
+    assert dropped == [True]  # nothing left to put away
+    run_to_end(qtbot, panel8)
+    assert np.all(np.isfinite(panel8.probabilities()))
+
+
 def test_current_slice_marker_label_and_plot_clicks(qtbot, panel8):
     run_to_end(qtbot, panel8)
     panel8.set_current_slice(3)

@@ -211,6 +211,24 @@ def test_model_suggestions_accept_disagreement_and_uncertainty(model_env, window
     assert w.viewer.primary.index == 31
     model_row = w.labeling_panel.strip.colors()[1]
     assert (model_row[:, 3] > 0).all() and len({tuple(c) for c in model_row[:, :3]}) >= 1
+    # another model chosen: its predecessor's suggestions go with its results
+    make_package(
+        os.path.join(os.environ["MEDVIEWER_DATA_DIR"], "models", "tiny-heads", "1.1.0"),
+        name="tiny-heads",
+        version="1.1.0",
+        classes=CLASSES,
+        input_size=(64, 64),
+        seed=1,
+    )
+    panel = w.ai_panel
+    panel.reload_models()
+    panel.model_box.setCurrentIndex(panel.model_box.findData("tiny-heads:1.1.0"))
+    w.viewer.set_primary_index(33)
+    assert top[33] not in w.labeling_panel.suggestion_view.text()
+    assert not w.labeling_panel.accept_button.isEnabled()
+    from medviewer.qt.panels.label_strip import EMPTY
+
+    assert (w.labeling_panel.strip.colors()[1] == EMPTY).all()  # no model row
 
 
 def test_reviewer_mode_approves_and_flags(window, qtbot, monkeypatch):

@@ -91,6 +91,7 @@ class ResultActions(QtCore.QObject):
         )
         self._build_row()
         panel.run_finished.connect(lambda _r: self.update_enabled())
+        panel.results_dropped.connect(self.update_enabled)
         self.update_enabled()
 
     def _build_row(self) -> None:

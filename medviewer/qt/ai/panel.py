@@ -55,6 +55,8 @@ class AIPanel(QtWidgets.QWidget):
     explanation_changed = QtCore.Signal(object)
     """The Explanation now shown for the current slice (also a partial one), or None."""
     message_changed = QtCore.Signal(str)
+    results_dropped = QtCore.Signal()
+    """The results on screen were dropped (another model chosen): suggestions go with them."""
 
     def __init__(self, session, registry=None, parent=None) -> None:
         super().__init__(parent)
@@ -137,8 +139,32 @@ class AIPanel(QtWidgets.QWidget):
         box = self.explain_box
         box.set_targets(target_choices(entry), box.target)
         box.set_method_availability(entry.manifest if entry is not None else None)
+        self._drop_other_models_results()
         self._update_enabled()
         self.explainer.request()
+
+    def _drop_other_models_results(self) -> None:
+        """Results (plot, series and slice lines, suggestions, heat maps) belong to the model
+        that made them: choosing another model drops them rather than show one model's
+        scores beside another's maps. A change of device keeps them."""
+        results = self.runs.results
+        if results.run_info is None or self.runs.running:
+            return
+        entry = self.current_entry
+        if entry is not None and (entry.name, entry.version) == tuple(results.run_info[:2]):
+            return
+        made_by = results.model_text()
+        self.runs.reset(results.n_slices)
+        self.explainer.clear()
+        self.explainer.set_shown(None)
+        chosen = f"{entry.name} {entry.version}" if entry is not None else "another model"
+        self.series_label.setText(
+            f"The results of {made_by} were put away: {chosen} is chosen now. "
+            "Run it (Ctrl+R) for its own results."
+        )
+        self.model_group.set_progress(status.progress_idle())
+        self.runs.update_slice_label()
+        self.results_dropped.emit()
 
     def _explain_settings_changed(self, *_args) -> None:
         self.explainer.request()

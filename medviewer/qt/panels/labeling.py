@@ -96,6 +96,7 @@ class LabelingDock(
             box.activated.connect(self._filters_chosen)
         w.viewer.primary_index_changed.connect(self.set_current_slice)
         w.ai_panel.run_finished.connect(self.set_model_result)
+        w.ai_panel.results_dropped.connect(self.drop_model_result)
 
     # -- the store ----------------------------------------------------------------------------
     def open_store(self, path=None) -> bool:
@@ -244,6 +245,13 @@ class LabelingDock(
         if result is None or not self.session.keys:
             return
         self.session.set_predictions(result.slices)
+        self.refresh_all()
+
+    def drop_model_result(self) -> None:
+        """The AI dock put its results away (another model chosen): no suggestions now."""
+        if not self.session.keys:
+            return
+        self.session.set_predictions(())
         self.refresh_all()
 
     def close(self) -> None:
