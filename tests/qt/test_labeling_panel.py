@@ -145,6 +145,10 @@ def test_annotator_is_asked_once(qtbot, monkeypatch):
     assert w.settings.annotator == "Dr Who"
     assert "Dr Who" in w.labeling_panel.annotator_label.text()
     assert {a.annotator for a in stored(w, "Dr Who").values()} == {"Dr Who"}
+    # on disk at once, not only on a clean close: after a crash the labels reopen under it
+    from medviewer.settings import load_settings
+
+    assert load_settings()[0].annotator == "Dr Who"
     w.labeling.close()
 
 

@@ -142,6 +142,10 @@ class LabelChoicesMixin:
         if not name:
             return False
         self.window.settings.annotator = name
+        # saved now, not only on a clean close: after a crash the labels reopen under it
+        save = getattr(self.window, "save_settings", None)
+        if save is not None:
+            save()
         try:
             self.session.set_annotator(name)
         except LabelStoreError as exc:
