@@ -19,6 +19,7 @@ from medviewer.ai.explain import (
     METHOD_LABELS,
     METHOD_NOTES,
     METHODS,
+    TARGET_INDEPENDENT,
     ExplanationCache,
     available_methods,
 )
@@ -101,9 +102,13 @@ def explanation_text(expl, index: int, model: str | None = None) -> ExplanationT
     prob = getattr(expl, "probability", None)
     shown_prob = f" (p = {prob:.2f})" if prob is not None else ""
     by = f" — {model}" if model else ""
-    title = (
-        f"{method_label(expl.method)} for <b>{expl.target}</b>{shown_prob}, slice {index + 1}{by}"
-    )
+    if expl.method in TARGET_INDEPENDENT:  # not "for <class>": no class chose this map
+        title = f"{method_label(expl.method)}, the same for every class, slice {index + 1}{by}"
+    else:
+        title = (
+            f"{method_label(expl.method)} for <b>{expl.target}</b>{shown_prob}, "
+            f"slice {index + 1}{by}"
+        )
     if expl.faithfulness is None:
         faithfulness = FAITHFULNESS_COMPUTING
     else:

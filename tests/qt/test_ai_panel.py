@@ -275,6 +275,12 @@ def test_explanation_target_and_method_choice(qtbot, panel8):
         panel8.set_heatmap(True)
     assert panel8.explanation.method == "attention"
     assert panel8.explanation.target == "lesion"
+    # one map for every class: the Class box is greyed out and says why
+    assert not panel8.target_box.isEnabled()
+    assert "same map for every class" in panel8.target_box.toolTip()
+    assert "the same for every class" in panel8.explain_box.explanation_label.text()
+    panel8.method_box.setCurrentIndex(panel8.method_box.findData("gradcam"))
+    assert panel8.target_box.isEnabled()
 
 
 def test_unavailable_method_is_disabled_with_the_reason(qtbot, series8):

@@ -73,7 +73,10 @@ def test_explanation_note_adds_what_is_special_about_the_method():
     assert text.note.startswith(NOTE + ". Slower: one forward pass per feature channel")
     assert text.note.endswith("no gradients.")
     attention = view.explanation_text(expl("attention", note=""), 0)
-    assert attention.title.startswith("Attention map for")
+    # one map for every class: the title names no class and no class probability
+    assert attention.title == "Attention map, the same for every class, slice 1"
+    eigen = view.explanation_text(expl("eigencam"), 4, "tiny-ct 1.0.0")
+    assert eigen.title == "Eigen-CAM, the same for every class, slice 5 — tiny-ct 1.0.0"
     assert attention.note == (
         "Heat maps are normalised per image. The model's own spatial attention gate; "
         "the same map for every class."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from medviewer.ai.explain import FAITHFULNESS_HELP
+from medviewer.ai.explain import FAITHFULNESS_HELP, TARGET_INDEPENDENT
 from medviewer.qt.ai.widgets import combo_value, slider, with_value
 from medviewer.qt.heatmap import COLORMAPS, ColorBar
 from medviewer.session import explain_view as view
@@ -30,6 +30,7 @@ class ExplainBox(QtWidgets.QGroupBox):
         self.set_targets(target_choices(None), None)
         form.addRow("Method", self.method_box)
         form.addRow("Class", self.target_box)
+        self.method_box.currentIndexChanged.connect(self._class_applies)
         self.heatmap_check = QtWidgets.QCheckBox("Heat map on the image")
         self.heatmap_check.setToolTip("Show where the model looked for this class (H)")
         form.addRow(self.heatmap_check)
@@ -119,6 +120,17 @@ class ExplainBox(QtWidgets.QGroupBox):
         if allowed.index != box.currentIndex():
             box.setCurrentIndex(allowed.index)
         box.blockSignals(False)
+        self._class_applies()
+
+    def _class_applies(self, *_args) -> None:
+        """The Class box is greyed out for a method that draws one map for every class."""
+        independent = self.method in TARGET_INDEPENDENT
+        self.target_box.setEnabled(not independent)
+        self.target_box.setToolTip(
+            f"{view.method_label(self.method)} draws the same map for every class"
+            if independent
+            else "The class whose evidence the map shows"
+        )
 
     def method_enabled(self, method: str) -> bool:
         i = self.method_box.findData(method)
