@@ -9,9 +9,13 @@ both do.
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 CLASS_COLOURS = (
     (255, 170, 60),
@@ -51,8 +55,32 @@ def method_text(method: str, n: int) -> str:
     return method or f"{n} slices"
 
 
-def class_colour(i: int) -> tuple[int, int, int]:
-    return CLASS_COLOURS[i % len(CLASS_COLOURS)]
+def class_colour(i: int, name: str = "") -> tuple[int, int, int]:
+    """The colour of class ``name`` in the label sets (so the plot, the label buttons and
+    the label strip agree), else the ``i``-th of :data:`CLASS_COLOURS`."""
+    known = _label_colours().get(name)
+    return known if known is not None else CLASS_COLOURS[i % len(CLASS_COLOURS)]
+
+
+@functools.lru_cache(maxsize=1)
+def _label_colours() -> dict[str, tuple[int, int, int]]:
+    from medviewer.labels.label_sets import list_label_sets
+
+    colours: dict[str, tuple[int, int, int]] = {}
+    try:
+        sets = list_label_sets()
+    except Exception:  # a damaged folder of label sets never stops the plot
+        log.warning("label set colours not read", exc_info=True)
+        return colours
+    for label_set in sets:
+        for cls in label_set.classes:
+            text = str(cls.color).lstrip("#")
+            if len(text) == 6 and cls.name not in colours:
+                try:
+                    colours[cls.name] = tuple(int(text[k : k + 2], 16) for k in (0, 2, 4))
+                except ValueError:
+                    continue
+    return colours
 
 
 def slice_at(x: float, n: int) -> int | None:
@@ -143,7 +171,8 @@ class RunResults:
     def curves(self) -> list[Curve]:
         x = np.arange(1, self.n_slices + 1, dtype=np.float64)  # image numbers
         return [
-            Curve(name, class_colour(c), x, self.probs[:, c]) for c, name in enumerate(self.classes)
+            Curve(name, class_colour(c, name), x, self.probs[:, c])
+            for c, name in enumerate(self.classes)
         ]
 
     def prediction(self, index: int):

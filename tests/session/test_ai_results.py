@@ -70,6 +70,18 @@ def test_curves_are_image_numbers_and_one_line_per_class_with_gaps():
     assert class_colour(len(CLASS_COLOURS) + 1) == CLASS_COLOURS[1]  # colours repeat
 
 
+def test_classes_of_the_label_sets_keep_their_label_colours():
+    # the plot's hypodense line is the blue of the hypodense label button and strip
+    from medviewer.labels.label_sets import default_label_set
+
+    colours = {c.name: c.color for c in default_label_set().classes}
+    assert colours["hypodense_lesion"] == "#40c4ff" and colours["normal"] == "#4caf50"
+    assert class_colour(0, "normal") == (0x4C, 0xAF, 0x50)
+    assert class_colour(2, "hypodense_lesion") == (0x40, 0xC4, 0xFF)
+    assert class_colour(1, "hyperdense_lesion") == (0xFF, 0x52, 0x52)
+    assert class_colour(1, "not a label class") == CLASS_COLOURS[1]
+
+
 def test_new_classes_remake_the_curves():
     r = RunResults(3)
     r.add([pred(0, 0.4)])
