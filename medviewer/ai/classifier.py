@@ -273,6 +273,15 @@ def _run_batch(model: LoadedModel, inputs: np.ndarray) -> np.ndarray:
         return torch.softmax(scaled, dim=1).cpu().numpy()
 
 
+def _images(ks: list[int]) -> str:
+    """Slice indices as the viewer numbers its images (1-based, "Im k/n")."""
+    if len(ks) == 1:
+        return f"image {ks[0] + 1}"
+    if list(ks) == list(range(ks[0], ks[0] + len(ks))):
+        return f"images {ks[0] + 1}-{ks[-1] + 1}"
+    return f"{len(ks)} images"
+
+
 def predict_iter(
     model: LoadedModel,
     volume: Volume,
@@ -397,8 +406,7 @@ def predict_iter(
             )
         results.extend(batch)
         i += len(ks)
-        label = f"slice {ks[0]}" if len(ks) == 1 else f"slices {ks[0]}..{ks[-1]}"
-        yield Progress(i, total, f"classified {label} ({i}/{total})", detail=batch)
+        yield Progress(i, total, f"classified {_images(ks)}", detail=batch)
     if bad_values:
         shown = ", ".join(str(k) for k in sorted(bad_values)[:8])
         more = "…" if len(bad_values) > 8 else ""

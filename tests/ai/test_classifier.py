@@ -154,7 +154,13 @@ def test_the_visible_slice_comes_first_alone_then_the_rest_in_order(tiny_model, 
     assert all(isinstance(s, Progress) for s in steps)
     assert [[p.index for p in s.detail] for s in steps] == [[4], [0, 1], [2, 3], [5]]
     assert [(s.done, s.total) for s in steps] == [(1, 6), (3, 6), (5, 6), (6, 6)]
-    assert all(s.message for s in steps)
+    # numbered as the viewer numbers its images ("Im 5/6"), not from 0
+    assert [s.message for s in steps] == [
+        "classified image 5",
+        "classified images 1-2",
+        "classified images 3-4",
+        "classified image 6",
+    ]
     assert [p.index for p in res.slices] == list(range(6))
     default = [s.detail[0].index for s in [next(predict_iter(tiny_model, ct_volume))]]
     assert default == [3]  # the middle slice
