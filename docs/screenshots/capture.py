@@ -228,7 +228,7 @@ def ai_shots(app, w, out: Path) -> None:
     w.actions["view.layout"].trigger()  # back to one plane
     classify_lesion_study(app, w)
     panel = w.ai_panel
-    slice_index = int(os.environ.get("MV_SHOT_SLICE", "7"))
+    slice_index = int(os.environ.get("MV_SHOT_SLICE", "23"))
     w.viewer.primary.set_index(slice_index)
     shown = []
     panel.explanation_changed.connect(
@@ -238,7 +238,7 @@ def ai_shots(app, w, out: Path) -> None:
     wait(app, lambda: bool(shown), 120)
     w.grab().save(str(out / "ai-gradcam-lesion.png"))
 
-    second = int(os.environ.get("MV_SHOT_SLICE2", "35"))
+    second = int(os.environ.get("MV_SHOT_SLICE2", "7"))
     shown.clear()
     panel.method_box.setCurrentIndex(panel.method_box.findData("attention"))
     w.viewer.primary.set_index(second)

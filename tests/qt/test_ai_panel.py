@@ -392,6 +392,9 @@ def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8, tmp_path):
     assert panel.current_slice == 5 and panel.marker.value() == 6
 
     primary = w.viewer.primary.view
+    # the dock shares its side with the Labels dock: the colour bar starts out of view...
+    panel.scroll.verticalScrollBar().setValue(0)
+    qtbot.waitUntil(lambda: panel.explain_box.colorbar.visibleRegion().isEmpty(), timeout=2000)
     with qtbot.waitSignal(
         panel.explanation_changed,
         check_params_cb=lambda e: e is not None and e.faithfulness is not None,
@@ -399,6 +402,8 @@ def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8, tmp_path):
     ):
         w.actions["ai.toggle_heatmap"].trigger()
     assert panel.heatmap_on
+    # ...and a map on the image scrolls its legend into view
+    qtbot.waitUntil(lambda: not panel.explain_box.colorbar.visibleRegion().isEmpty(), timeout=2000)
     assert primary.overlay.isVisible() and primary.overlay.image.shape == (48, 48, 4)
     assert primary.overlay.opacity() == pytest.approx(panel.opacity)
 

@@ -89,7 +89,7 @@ class AIPanel(QtWidgets.QWidget):
         self.notice.setToolTip(RESEARCH_TIP)
         outer.addWidget(self.notice)
 
-        scroll = QtWidgets.QScrollArea()
+        self.scroll = scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         body = QtWidgets.QWidget()
@@ -118,6 +118,7 @@ class AIPanel(QtWidgets.QWidget):
         e.method_box.currentIndexChanged.connect(self._explain_settings_changed)
         e.target_box.currentIndexChanged.connect(self._explain_settings_changed)
         e.heatmap_check.toggled.connect(self.explainer.heatmap_toggled)
+        e.heatmap_check.toggled.connect(self._show_legend)
         e.side_check.toggled.connect(self.side_by_side_changed)
         e.cmap_box.currentIndexChanged.connect(self.explainer.colour_changed)
         e.opacity_slider.valueChanged.connect(self.explainer.opacity_changed)
@@ -165,6 +166,14 @@ class AIPanel(QtWidgets.QWidget):
         self.model_group.set_progress(status.progress_idle())
         self.runs.update_slice_label()
         self.results_dropped.emit()
+
+    def _show_legend(self, on: bool) -> None:
+        """A map on the image: scroll the dock to its colour bar and title (never a map
+        without its legend in view)."""
+        if on:
+            QtCore.QTimer.singleShot(
+                0, lambda: self.scroll.ensureWidgetVisible(self.explain_box.colorbar, 0, 40)
+            )
 
     def _explain_settings_changed(self, *_args) -> None:
         self.explainer.request()
