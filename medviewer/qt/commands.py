@@ -238,10 +238,18 @@ class CommandsMixin:
             self.session.deidentified = True
             self.reading.refresh()
         try:
-            target = self.viewer if self.viewer.layout_name == "1x3" else self.viewer.primary
+            side = getattr(self, "ai_side", None)
+            whole = self.viewer.layout_name == "1x3" or (side is not None and side.isVisible())
+            target = self.viewer if whole else self.viewer.primary  # side by side: both
             if self.reading.count() > 1:
                 target = self.reading  # every viewport of the grid
-            ok = target.grab().save(path, "PNG")
+            image = target.grab().toImage()
+            caption = self.ai.export_caption() if hasattr(self, "ai") else None
+            if caption is not None:
+                from medviewer.qt.export_caption import add_caption
+
+                image = add_caption(image, *caption)
+            ok = image.save(path, "PNG")
         finally:
             self.reading.set_overlays_visible(shown)
             if self.session.deidentified != deidentified:

@@ -426,6 +426,23 @@ def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8, tmp_path):
 
     with_map = w.export_png(str(tmp_path / "with-map.png"), overlays=False)
     assert with_map and colourful(with_map) > 0.05
+    # the map's caption goes with it: what it is, whose, its scale, research use only
+    from PySide6 import QtGui
+
+    exported = QtGui.QImage(with_map)
+    view_height = w.viewer.primary.grab().height()
+    assert exported.height() > view_height + 20  # the caption strip under the view
+    text, cmap, threshold = w.ai.export_caption()
+    assert "tiny-ct 1.0.0" in text and "Research use only" in text
+    assert "slice 6" in text and "normalised per image" in text
+    assert (cmap, threshold) == (panel.explain_box.cmap, panel.explain_box.threshold)
+
+    # side by side, the export holds both panes: the plain image and the one with its map
+    panel.side_check.setChecked(True)
+    both = w.export_png(str(tmp_path / "side.png"), overlays=False)
+    assert QtGui.QImage(both).width() > 1.5 * w.viewer.primary.width()
+    assert colourful(both) > 0.02
+    panel.side_check.setChecked(False)
 
     w.actions["ai.toggle_heatmap"].trigger()
     assert not panel.heatmap_on and not primary.overlay.isVisible()

@@ -14,7 +14,7 @@ import os
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from medviewer.jobs import Progress
-from medviewer.qt.ai.panel import AIPanel
+from medviewer.qt.ai.panel import RESEARCH_NOTICE, AIPanel
 from medviewer.qt.menubar import add_before_help
 from medviewer.qt.workers import start_job
 
@@ -171,6 +171,16 @@ class AIDock(QtCore.QObject):
     def _sync_side(self, *_args) -> None:
         if self.side.isVisible():
             self.side.show_plane(self._primary())
+
+    def export_caption(self) -> tuple[str, str, float] | None:
+        """(text, colour map, threshold) for the caption of an exported view that shows a
+        heat map; None when no map is on the image."""
+        panel = self.panel
+        if not panel.heatmap_on or panel.overlay is None:
+            return None
+        box = panel.explain_box
+        title = QtGui.QTextDocumentFragment.fromHtml(box.explanation_label.text()).toPlainText()
+        return (f"{title}. {box.note_label.text()} {RESEARCH_NOTICE}.", box.cmap, box.threshold)
 
     def _store_path(self):
         labeling = getattr(self.window, "labeling", None)
