@@ -17,6 +17,7 @@ import types
 import numpy as np
 
 from medviewer.ai.explain_methods import GRADIENT_METHODS, METHOD_LABELS
+from medviewer.ai.heavy_imports import import_heavy
 from medviewer.ai.package import LoadedModel
 from medviewer.errors import ModelError
 
@@ -26,6 +27,7 @@ _QUIET_TQDM = types.SimpleNamespace(tqdm=lambda iterable, *args, **kwargs: itera
 
 
 def _cam_class(method: str):
+    import_heavy(grad_cam=True)
     import pytorch_grad_cam as pgc
 
     if method == "scorecam":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from medviewer.ai.heavy_imports import import_heavy
 from medviewer.ai.package import LoadedModel
 
 FAITHFULNESS_NAME = "ROAD (LeRF−MoRF)/2"
@@ -49,6 +50,7 @@ def faithfulness_steps(model: LoadedModel, tensor, input_map: np.ndarray, index:
     the package's ``ROADLeastRelevantFirst`` / ``ROADMostRelevantFirst``. One percentile per
     step lets a job report progress and be cancelled between them.
     """
+    import_heavy(grad_cam=True)
     import torch
     from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirst, ROADMostRelevantFirst
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget

@@ -76,6 +76,9 @@ class ModelRegistry(ModelListing, ActiveModels, ModelInstaller):
         The weights' sha256 is checked on the first load; loaded models are cached per
         (ref, device). :attr:`last_notices` holds notices such as a device fallback.
         """
+        from medviewer.ai.heavy_imports import import_heavy
+
+        import_heavy()  # before torch is touched: never beside another thread's import
         from medviewer.ai.device import free_cached_memory, is_out_of_memory, pick_device
         from medviewer.ai.package import load_package
 

@@ -111,12 +111,12 @@ class AIDock(QtCore.QObject):
             return
 
         def job():
+            from medviewer.ai.heavy_imports import import_heavy
+
             yield Progress(0, 2, "importing torch")
-            import torch  # noqa: F401
-
+            import_heavy()  # one thread at a time: a Run started meanwhile waits for it
             yield Progress(1, 2, "importing pytorch-grad-cam")
-            import pytorch_grad_cam  # noqa: F401
-
+            import_heavy(grad_cam=True)
             return True
 
         from medviewer.qt import heap
