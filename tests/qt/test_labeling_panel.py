@@ -417,6 +417,37 @@ def test_a_store_that_cannot_be_opened_offers_a_new_one(qtbot, tmp_path):
     w.labeling.close()
 
 
+def test_a_damaged_store_offers_to_recover_the_readable_labels(qtbot, tmp_path):
+    from medviewer.labels.store import LabelStore
+    from medviewer.testing.label_store import fill_store
+
+    bad = tmp_path / "labels.sqlite"
+    with LabelStore(bad) as store:
+        fill_store(store, 2000, annotator="alice")
+    data = bytearray(bad.read_bytes())
+    middle = (len(data) // 4096) // 2
+    data[middle * 4096 : (middle + 1) * 4096] = b"\x07" * 4096  # one page scribbled over
+    bad.write_bytes(bytes(data))
+    original = bad.read_bytes()
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.settings.label_store = str(bad)
+    w.show()
+    with qtbot.waitSignal(w.labeling.error_shown, timeout=30_000):
+        w.open_paths([str(sample_study_dir())])
+    box = w.labeling.error_box
+    assert "damaged" in box.text()
+    recover = next(b for b in box.buttons() if b.text().startswith("Recover the readable"))
+    recover.click()
+    store = w.labeling.store
+    assert store is not None and store.path != bad and store.path.parent == bad.parent
+    assert w.settings.label_store == str(store.path)
+    assert 1800 <= store.stats()["total"] <= 2000  # at most a page of labels lost
+    assert bad.read_bytes() == original
+    assert w.labeling_panel.message_label.text().startswith("Recovered ")
+    w.labeling.close()
+
+
 def test_labeling_shortcuts_are_in_the_table_without_clashes():
     by_group = dict(sc.grouped())
     ids = {s.action_id for s in by_group[sc.LABELING]}

@@ -127,13 +127,21 @@ class LabelingDock(
             QtWidgets.QMessageBox.StandardButton.NoButton,
             self.window,
         )
+        recover = None
+        if "damaged" in message:
+            recover = box.addButton(
+                "Recover the readable labels into a new store (the old file is kept)",
+                QtWidgets.QMessageBox.ButtonRole.AcceptRole,
+            )
         fresh = box.addButton(
             "Start a new store (the old file is kept)", QtWidgets.QMessageBox.ButtonRole.AcceptRole
         )
         box.addButton("Continue without labels", QtWidgets.QMessageBox.ButtonRole.RejectRole)
 
         def clicked(button):
-            if button is fresh:
+            if recover is not None and button is recover:
+                self.recover_store(path)
+            elif button is fresh:
                 new = fresh_store_path(path)
                 if self.open_store(new):
                     self.window.settings.label_store = str(new)
@@ -141,6 +149,22 @@ class LabelingDock(
 
         box.buttonClicked.connect(clicked)
         self._show_box(box, message)
+
+    def recover_store(self, path) -> bool:
+        """Copy what is readable of the damaged store ``path`` into a new store beside it
+        and work on that one (:func:`medviewer.labels.salvage.salvage`)."""
+        from medviewer.labels.salvage import salvage
+
+        try:
+            result = salvage(path)
+        except LabelStoreError as exc:
+            self.show_error(f"Nothing recovered: {exc}")
+            return False
+        if not self.open_store(result.path):
+            return False
+        self.window.settings.label_store = str(result.path)
+        self.message(result.summary(path))
+        return True
 
     def _show_box(self, box: QtWidgets.QMessageBox, message: str) -> None:
         box.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
