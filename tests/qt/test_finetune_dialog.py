@@ -112,10 +112,22 @@ def check(qtbot, d):
     return blocker.args[0]
 
 
+def test_the_store_line_does_not_count_uncertain_labels_as_training_labels():
+    from medviewer.qt.dialogs.finetune.data_view import overview_text
+    from medviewer.qt.dialogs.finetune.jobs import StoreOverview
+
+    counts = {"normal": 20, "hypodense_lesion": 19, "uncertain": 5, "exclude": 0}
+    text = overview_text(StoreOverview("/s/labels.sqlite", ("a", "b"), (), counts))
+    assert text == (
+        "Labels from <b>/s/labels.sqlite</b>: 39 final labels of classes (normal 20, "
+        "hypodense_lesion 19) by 2 annotator(s); never trained on: uncertain 5"
+    )
+
+
 def test_check_shows_counts_per_class_and_split(qtbot, stores, registry):
     d = make_dialog(qtbot, stores["main"], registry)
     assert not d.train_button.isEnabled()  # nothing checked yet
-    assert "108 final labels" in d.store_label.text()
+    assert "108 final labels of classes" in d.store_label.text()
     assert [d.annotator_list.item(i).text() for i in range(d.annotator_list.count())] == [
         "alice",
         "bob",
@@ -220,6 +232,7 @@ def test_cancel_during_training_saves_nothing(qtbot, stores, registry, monkeypat
     assert blocker.args == [None]
     assert not d.training and d.result is None
     assert "No new model version was saved" in d.training_outcome.text()
+    assert d.status_label.text() == "Cancelled."  # said once in full, above
     assert [e.ref for e in registry.entries()] == before
     assert registry.active("CT").ref == BASE
     leftovers = list(registry.user_dir.rglob(".tmp-*")) if registry.user_dir.exists() else []

@@ -23,11 +23,17 @@ def overview_text(overview) -> str:
     """The line above the filters: whose labels, how many of each class."""
     if overview.problem:
         return f"Labels from <b>{overview.path}</b>: {overview.problem}"
-    total = sum(overview.final_counts.values())
-    per = ", ".join(f"{k} {n}" for k, n in overview.final_counts.items()) or "none"
+    from medviewer.ai.dataset_plan import IGNORED_LABELS
+
+    counts = overview.final_counts
+    training = {k: n for k, n in counts.items() if k not in IGNORED_LABELS}
+    aside = {k: n for k, n in counts.items() if k in IGNORED_LABELS and n}
+    per = ", ".join(f"{k} {n}" for k, n in training.items()) or "none"
+    kept_out = ", ".join(f"{k} {n}" for k, n in aside.items())
     return (
-        f"Labels from <b>{overview.path}</b>: {total} final labels ({per}) by "
-        f"{len(overview.annotators)} annotator(s)"
+        f"Labels from <b>{overview.path}</b>: {sum(training.values())} final labels of "
+        f"classes ({per}) by {len(overview.annotators)} annotator(s)"
+        + (f"; never trained on: {kept_out}" if kept_out else "")
     )
 
 

@@ -311,7 +311,8 @@ class FinetuneDialog(QtWidgets.QDialog):
             self.training_page.stop(
                 "cancelled" if stopped else "failed", text, WARN_STYLE if cancelled else ERROR_STYLE
             )
-            self.show_status(text, error=not cancelled)
+            # the page says it in full above; the status line does not repeat it word for word
+            self.show_status("Cancelled." if stopped else "Failed: see above.", error=not cancelled)
             self.refresh_buttons()
             self.training_finished.emit(None)
             return
