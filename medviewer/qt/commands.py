@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from medviewer import __version__
 from medviewer.dicom.display import Window, auto_window
 from medviewer.dicom.export import write_volume
 from medviewer.jobs import Progress
 
+TAGS_FOLLOW_MS = 150
+"""The tag browser follows the slice shown this long after scrolling stops."""
 DICOM_FILTER = "DICOM files (*.dcm *.DCM *.dicom *.ima *.IMA);;All files (*)"
 PNG_EXPORT_CHOICES = (
     "PNG, overlays de-identified (*.png)",
@@ -187,10 +189,25 @@ class CommandsMixin:
 
         if getattr(self, "tag_browser", None) is None:
             self.tag_browser = TagBrowser(self)
-        index = min(self.session.slice_index, len(volume.series.slices) - 1)
-        self.tag_browser.show_file(volume.series.slices[index].path)
+            # it follows the slice shown, as RadiAnt's and Horos' do (after scrolling stops)
+            self._tags_timer = QtCore.QTimer(self)
+            self._tags_timer.setSingleShot(True)
+            self._tags_timer.setInterval(TAGS_FOLLOW_MS)
+            self._tags_timer.timeout.connect(self._tags_follow)
+            self.viewer.primary_index_changed.connect(lambda _i: self._tags_timer.start())
+        self._tags_follow(force=True)
         self.tag_browser.show()
         self.tag_browser.raise_()
+
+    def _tags_follow(self, force: bool = False) -> None:
+        """Show the tags of the file of the slice in view, when the browser is open."""
+        browser, volume = getattr(self, "tag_browser", None), self.session.volume
+        if browser is None or volume is None or not (force or browser.isVisible()):
+            return
+        index = min(max(self.session.slice_index, 0), len(volume.series.slices) - 1)
+        path = volume.series.slices[index].path
+        if force or path != browser.path:
+            browser.show_file(path)
 
     def show_help(self) -> None:
         from medviewer.qt.help_dialog import HelpDialog

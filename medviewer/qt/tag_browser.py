@@ -116,6 +116,11 @@ class TagBrowser(QtWidgets.QDialog):
         layout.addLayout(bottom)
 
     # -- loading ----------------------------------------------------------------------------
+    @property
+    def path(self) -> str | None:
+        """The file whose tags are shown (or being read)."""
+        return self._path
+
     def show_file(self, path: str | os.PathLike) -> None:
         """Show the tags of ``path``: small files at once, big ones from a worker thread."""
         path = os.fspath(path)

@@ -259,6 +259,34 @@ def test_without_pixel_spacing_nothing_claims_millimetres(tmp_path, qtbot):
     assert "mm" not in w.cursor_label.text()
 
 
+def test_the_tag_browser_follows_the_slice_shown(window, qtbot):
+    import pydicom
+
+    w = window
+    w.slider.setValue(10)
+    w.actions["tools.tag_browser"].trigger()
+    browser = w.tag_browser
+    qtbot.waitUntil(lambda: browser.visible_rows() > 0, timeout=10_000)
+
+    def instance_number() -> int:
+        return int(pydicom.dcmread(browser.path, stop_before_pixels=True).InstanceNumber)
+
+    first = browser.path
+    assert first == w.session.volume.series.slices[10].path
+    browser.set_query("InstanceNumber")
+    w.slider.setValue(60)  # scrolling: the tags follow once it stops
+    qtbot.waitUntil(lambda: browser.path != first, timeout=5000)
+    assert browser.path == w.session.volume.series.slices[60].path
+    qtbot.waitUntil(lambda: browser.visible_rows() > 0, timeout=10_000)
+    assert browser.query() == "InstanceNumber"  # the search stays
+    shown = [n.value for n in browser.shown_nodes() if n.keyword == "InstanceNumber"]
+    assert shown == [str(instance_number())]
+    browser.close()
+    w.slider.setValue(20)  # closed: no reading
+    qtbot.wait(400)
+    assert browser.path == w.session.volume.series.slices[60].path
+
+
 def test_png_export_with_and_without_overlays(window, tmp_path):
     with_text = window.export_png(str(tmp_path / "with.png"), overlays=True)
     without = window.export_png(str(tmp_path / "without.png"), overlays=False)
