@@ -212,8 +212,26 @@ class MeasurementTools(QtCore.QObject):
             roi.sigPositionChangeFinished.connect(lambda t, mid=m.id: self._moved(mid, t))
 
     def _place_label(self, label, m: Measurement) -> None:
+        """Beside the shape's top right corner; on its left when that runs out of the view;
+        moved down past the labels already there (never one label on top of another)."""
         xs, ys = zip(*[self._to_mm(p) for p in m.points])
+        label.setAnchor((0, 1))
         label.setPos(max(xs), min(ys))
+        (_, right), _ = self.plane_view.view.view.viewRange()
+        if label.mapRectToParent(label.boundingRect()).right() > right:
+            label.setAnchor((1, 1))
+            label.setPos(min(xs), min(ys))
+        others = [
+            other.mapRectToParent(other.boundingRect())
+            for _, other in self._items.values()
+            if other is not label
+        ]
+        for _ in range(len(others)):
+            rect = label.mapRectToParent(label.boundingRect())
+            hit = next((o for o in others if o.intersects(rect)), None)
+            if hit is None:
+                break
+            label.setPos(label.pos().x(), hit.bottom() + rect.height() + 0.5)  # y grows down
 
     def _describe(self, m: Measurement) -> str:
         img = self.plane_view.image

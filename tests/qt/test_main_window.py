@@ -204,6 +204,22 @@ def test_angle_drag_the_first_arm_then_click_the_second(known_spacing, qtbot):
     assert tools.tool is None
 
 
+def test_measurement_labels_never_lie_on_top_of_each_other(known_spacing, qtbot):
+    w, _ = known_spacing
+    tools = w.viewer.tools[w.viewer.primary_plane]
+    # three shapes sharing their top right corner: their labels would start at one point
+    w.session.measurements.add(tools.key, "rect", ((8.0, 18.0), (22.0, 42.0)))
+    w.session.measurements.add(tools.key, "ellipse", ((8.0, 18.0), (30.0, 42.0)))
+    w.session.measurements.add(tools.key, "ruler", ((8.0, 42.0), (30.0, 18.0)))
+    tools.sync()
+    qtbot.wait(50)
+    rects = [label.mapRectToParent(label.boundingRect()) for _, label in tools._items.values()]
+    assert len(rects) == 3
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert not a.intersects(b), (a, b)
+
+
 def test_roi_statistics_match_numpy(known_spacing):
     w, values = known_spacing
     tools = w.viewer.tools[w.viewer.primary_plane]
