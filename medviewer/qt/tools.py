@@ -217,10 +217,13 @@ class MeasurementTools(QtCore.QObject):
         xs, ys = zip(*[self._to_mm(p) for p in m.points])
         label.setAnchor((0, 1))
         label.setPos(max(xs), min(ys))
-        (_, right), _ = self.plane_view.view.view.viewRange()
+        (left, right), _ = self.plane_view.view.view.viewRange()
         if label.mapRectToParent(label.boundingRect()).right() > right:
             label.setAnchor((1, 1))
             label.setPos(min(xs), min(ys))
+            if label.mapRectToParent(label.boundingRect()).left() < left:  # no room either
+                label.setAnchor((0, 1))
+                label.setPos(left, min(ys))
         others = [
             other.mapRectToParent(other.boundingRect())
             for _, other in self._items.values()
@@ -234,11 +237,14 @@ class MeasurementTools(QtCore.QObject):
             label.setPos(label.pos().x(), hit.bottom() + rect.height() + 0.5)  # y grows down
 
     def _describe(self, m: Measurement) -> str:
+        """The measurement's text; an ROI's on three short lines (mean and SD, min and max,
+        area) so it fits beside the shape."""
         img = self.plane_view.image
         volume = self.session.volume
-        return self.session.measurements.describe(
+        text = self.session.measurements.describe(
             m, img.values, img.row_spacing, img.col_spacing, volume.units, calibrated(volume)
         )
+        return text.replace(", min ", "\nmin ").replace(", area ", "\narea ")
 
     def _moved(self, mid: int, item) -> None:
         if isinstance(item, (pg.LineSegmentROI, AngleROI)):
