@@ -88,6 +88,7 @@ def main() -> int:
     store = w.session.measurements
     store.add(tools.key, "ruler", ((60.0, 70.0), (60.0, 186.0)))
     store.add(tools.key, "ellipse", ((120.0, 100.0), (150.0, 140.0)))
+    store.add(tools.key, "angle", ((200.0, 150.0), (160.0, 190.0), (200.0, 215.0)))
     tools.sync()
     wait(app)
     w.grab().save(str(out / "viewer-measurements.png"))
