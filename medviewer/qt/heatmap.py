@@ -217,7 +217,9 @@ class SideBySideView(SliceView):
         self.setObjectName("heatmapSideView")
         self._followed: SliceView | None = None
 
-    def show_plane(self, plane_view) -> None:
+    def show_plane(self, plane_view, title: str = "") -> None:
+        """Show what ``plane_view`` shows, with its orientation letters and image number;
+        ``title`` names the map (method and class)."""
         image = plane_view.image
         if image is None:
             return
@@ -227,8 +229,15 @@ class SideBySideView(SliceView):
             invert=plane_view.session.inverted,
             spacing=(image.row_spacing, image.col_spacing),
         )
-        self.set_corner_text({"top_left": ["Heat map"]})
-        self.follow(plane_view.view)
+        shown = plane_view.view
+        self.set_corner_text(
+            {
+                "top_left": ["Heat map", title] if title else ["Heat map"],
+                "bottom_left": list(shown.corner_lines("bottom_left"))[:1],  # "Im k/n"
+            }
+        )
+        self.set_orientation_labels(shown.orientation_labels())
+        self.follow(shown)
 
     def follow(self, view: SliceView) -> None:
         """Show the same region as ``view`` now and whenever it zooms or pans."""

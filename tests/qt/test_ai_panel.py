@@ -409,6 +409,12 @@ def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8, tmp_path):
 
     panel.side_check.setChecked(True)
     assert w.ai_side.isVisible() and w.ai_side.overlay.isVisible()
+    # the heat-map pane says what it shows and where: map, image number, orientation
+    side = w.ai_side
+    title = f"Grad-CAM · {panel.explanation.target}"
+    assert side.corner_lines("top_left") == ("Heat map", title)
+    assert side.corner_lines("bottom_left") == ("Im 6/8",)
+    assert side.orientation_labels() == w.viewer.primary.view.orientation_labels()
     assert not primary.overlay.isVisible()
     assert np.array_equal(w.ai_side.image.image, primary.image.image)
     panel.side_check.setChecked(False)

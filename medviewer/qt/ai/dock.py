@@ -154,6 +154,8 @@ class AIDock(QtCore.QObject):
         target = self.side if self.panel.side_by_side else self._primary().view
         if self._overlay_on is not None and self._overlay_on is not target:
             self._overlay_on.set_overlay_rgba(None)
+        if target is self.side:
+            self._sync_side()  # its title names the map shown
         target.set_overlay_rgba(rgba, self.panel.opacity)
         self._overlay_on = target if rgba is not None else None
 
@@ -170,7 +172,15 @@ class AIDock(QtCore.QObject):
 
     def _sync_side(self, *_args) -> None:
         if self.side.isVisible():
-            self.side.show_plane(self._primary())
+            from medviewer.ai.explain import TARGET_INDEPENDENT
+            from medviewer.session.explain_view import method_label
+
+            shown = self.panel.explanation  # the map on the pane: its method and class
+            method = shown.method if shown is not None else self.panel.explain_box.method
+            title = method_label(method)
+            if shown is not None and method not in TARGET_INDEPENDENT:
+                title += f" · {shown.target}"
+            self.side.show_plane(self._primary(), title)
 
     def export_caption(self) -> tuple[str, str, float] | None:
         """(text, colour map, threshold) for the caption of an exported view that shows a
