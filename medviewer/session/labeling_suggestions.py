@@ -44,10 +44,16 @@ class LabelSuggestions:
     _labels: dict[int, Annotation]
     _suggestions: dict[int, Suggestion]
 
-    def set_predictions(self, predictions: Iterable) -> int:
+    caveats: tuple[str, ...] = ()
+    """The run's warnings (a series outside the model's scope, values read as 0 ...): every
+    suggestion of that run is shown with them."""
+
+    def set_predictions(self, predictions: Iterable, caveats: Iterable[str] = ()) -> int:
         """Keep the last inference's per-slice predictions (objects with ``index``,
-        ``probabilities``, ``top``, ``model``, ``version``, ``sha256``); returns how many."""
+        ``probabilities``, ``top``, ``model``, ``version``, ``sha256``) and the run's warnings;
+        returns how many."""
         self._suggestions = {}
+        self.caveats = tuple(str(c) for c in caveats)
         for p in predictions:
             k = int(p.index)
             if not 0 <= k < self.n_slices:
@@ -66,6 +72,7 @@ class LabelSuggestions:
 
     def clear_predictions(self) -> None:
         self._suggestions = {}
+        self.caveats = ()
 
     def suggestion(self, index: int) -> Suggestion | None:
         return self._suggestions.get(int(index))

@@ -8,6 +8,8 @@ its ``label_at`` / ``suggestion`` / ``color_of`` / ``in_label_set`` / ``disagree
 
 from __future__ import annotations
 
+import html
+
 TABLE_COLUMNS = ("Slice", "Label", "Annotator", "Source", "Status", "Review")
 GREY = "#9e9e9e"
 
@@ -58,9 +60,15 @@ def suggestion_html(session, index: int) -> str:
         return f"<span style='color:{GREY}'>{text}</span>"
     extra = "" if session.in_label_set(sg.label) else "<br><i>(not a class of the label set)</i>"
     flag = " <b style='color:#ff8a65'>≠ label</b>" if session.disagrees(index) else ""
+    caveats = getattr(session, "caveats", ())
+    warn = ""
+    if caveats:
+        first = html.escape(caveats[0] if len(caveats[0]) <= 110 else caveats[0][:107] + "...")
+        more = f" (+{len(caveats) - 1} more in the AI dock)" if len(caveats) > 1 else ""
+        warn = f"<br><span style='color:#ffb74d'>⚠ {first}{more}</span>"
     return (
         swatch(session.color_of(sg.label), f"<b>{sg.label}</b> {sg.probability:.2f}{flag}")
-        + f"<br>uncertainty {sg.entropy:.2f}<br>{sg.model}{extra}"
+        + f"<br>uncertainty {sg.entropy:.2f}<br>{sg.model}{extra}{warn}"
     )
 
 

@@ -111,6 +111,16 @@ def test_label_and_suggestion_texts():
     assert "≠ label" not in suggestion_html(s, 0)
     s.suggestions[0] = Sugg(label="other")
     assert "(not a class of the label set)" in suggestion_html(s, 0)
+    assert "⚠" not in suggestion_html(s, 0)
+    # a run on a series outside the model's scope: every suggestion says so
+    s.caveats = (
+        "the model card lists CT; this is an MR series: the input is outside what the model "
+        "was trained on, treat the output with caution",
+        "slice(s) 3 hold NaN or infinite values; they were read as 0 for the model",
+    )
+    text = suggestion_html(s, 0)
+    assert "⚠ the model card lists CT; this is an MR series: the input is outside" in text
+    assert text.endswith("... (+1 more in the AI dock)</span>")
 
 
 def test_table_row_and_class_texts():

@@ -268,7 +268,7 @@ class LabelingDock(
         """The AI dock finished a run (a SeriesPrediction) or gave up (None)."""
         if result is None or not self.session.keys:
             return
-        self.session.set_predictions(result.slices)
+        self.session.set_predictions(result.slices, getattr(result, "warnings", None) or ())
         self.refresh_all()
 
     def drop_model_result(self) -> None:
