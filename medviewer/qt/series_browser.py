@@ -89,6 +89,18 @@ def _quit_all(workers: list) -> None:
             pass
 
 
+class _SmallIcon(QtWidgets.QStyledItemDelegate):
+    """Draws a column's icon at ``size`` px, not at the tree's (thumbnail) icon size."""
+
+    def __init__(self, size: int, parent=None) -> None:
+        super().__init__(parent)
+        self._size = QtCore.QSize(size, size)
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt name)
+        super().initStyleOption(option, index)
+        option.decorationSize = self._size
+
+
 class SeriesBrowser(QtWidgets.QWidget):
     """Every series of a scan, grouped by patient and study, with a preview of each.
 
@@ -138,6 +150,7 @@ class SeriesBrowser(QtWidgets.QWidget):
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Fixed)
         header.resizeSection(1, 24)
+        self.tree.setItemDelegateForColumn(1, _SmallIcon(20, self.tree))  # not the 64 px thumbnail
         self.tree.itemActivated.connect(self._item_chosen)
         self.tree.itemClicked.connect(self._item_chosen)
 
