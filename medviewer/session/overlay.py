@@ -99,6 +99,14 @@ def _mm(value: float) -> str:
     return f"{v:.1f}"
 
 
+def _thickness_mm(value: float) -> str:
+    """1.5, 3.0, 0.96: one decimal, two where one would round a sub-millimetre thickness
+    (a reformat at the pixel spacing, 0.957 mm, is not "1.0")."""
+    v = float(value)
+    text = f"{v:.1f}"
+    return text if abs(float(text) - v) < 0.02 else f"{v:.2f}"
+
+
 def corner_texts(
     study: StudyInfo | None,
     series: SeriesInfo | None,
@@ -157,7 +165,7 @@ def corner_texts(
         top_right.append(f"{rows} x {cols}")
         bottom_left.append(f"Im {image.index + 1}/{image.count}")
         bottom_left.append(f"Pos {_mm(mpr.plane_position_mm(volume, image))} mm")
-        bottom_left.append(f"Thk {_mm(_thickness(volume, image))} mm")
+        bottom_left.append(f"Thk {_thickness_mm(_thickness(volume, image))} mm")
     elif series is not None:
         fmt = series.pixel_format
         top_right.append(f"{fmt.rows} x {fmt.cols}")

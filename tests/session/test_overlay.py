@@ -110,7 +110,7 @@ def test_corner_texts_of_reformatted_planes():
     assert texts["bottom_left"][0] == "Im 129/256"
     y = volume.index_to_patient(0, 128, 0)[1]
     assert texts["bottom_left"][1] == f"Pos {y:.1f} mm"
-    assert texts["bottom_left"][2] == "Thk 1.0 mm"  # the pixel spacing, 0.957 mm
+    assert texts["bottom_left"][2] == "Thk 0.96 mm"  # the pixel spacing, 0.957 mm
     assert texts["bottom_right"] == ["Zoom 50%"]  # no window: no W/L line
     assert corner_texts(study, series, volume, 999, None, 1, False)["bottom_left"][0] == (
         "Im 108/108"
