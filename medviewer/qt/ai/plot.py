@@ -10,6 +10,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtCore
 
+LEGEND_ROOM = 0.22
+"""Probability units above 1.0 the legend row takes."""
 MARKER_PEN = pg.mkPen((255, 255, 255, 180), width=1, style=QtCore.Qt.PenStyle.DashLine)
 
 
@@ -30,9 +32,14 @@ class ProbabilityPlot(pg.PlotWidget):
         item.setLabel("bottom", "slice (image number, as in the viewer)")
         item.setLabel("left", "probability")
         item.showGrid(x=False, y=True, alpha=0.2)
-        item.setYRange(0.0, 1.0, padding=0.02)
+        # room above 1.0 for the legend, one row across the top, so it never hides a curve
+        item.setYRange(0.0, 1.0 + LEGEND_ROOM, padding=0.02)
+        ticks = [(v / 5, f"{v / 5:.1f}") for v in range(6)]
+        item.getAxis("left").setTicks([ticks])
         item.disableAutoRange()
-        self.legend = item.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        self.legend = item.addLegend(
+            offset=(-4, 2), labelTextSize="8pt", colCount=3, brush=pg.mkBrush(0, 0, 0, 170)
+        )
         self.marker = pg.InfiniteLine(pos=0, angle=90, movable=True, pen=MARKER_PEN)
         self.marker.setToolTip("The current slice (drag or click the plot to move)")
         self.marker.sigDragged.connect(lambda line: self.clicked_at.emit(line.value()))
