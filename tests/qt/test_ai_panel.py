@@ -281,6 +281,7 @@ def test_explanation_target_and_method_choice(qtbot, panel8):
     assert "the same for every class" in panel8.explain_box.explanation_label.text()
     panel8.method_box.setCurrentIndex(panel8.method_box.findData("gradcam"))
     assert panel8.target_box.isEnabled()
+    panel8.set_heatmap(False)  # stops the Grad-CAM that choice started
 
 
 def test_unavailable_method_is_disabled_with_the_reason(qtbot, series8):

@@ -11,6 +11,8 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+import shiboken6
+
 from medviewer.errors import Cancelled, MedviewerError, ModelError
 from medviewer.jobs import Progress
 from medviewer.qt.workers import start_job
@@ -145,6 +147,9 @@ class Current:
     def guard(self, callback):
         def call(value):
             now = getattr(self._owner, self._attr, None)
+            panel = getattr(self._owner, "panel", None)
+            if panel is not None and not shiboken6.isValid(panel):
+                return  # the dock was destroyed while the job ran: nobody to tell
             if now is not None and now is self.worker:
                 callback(value)
 
