@@ -54,7 +54,8 @@ def cmd_nodes(args) -> int:
     action = args.nodes_action or "list"
     if action == "add":
         config = config.with_node(
-            RemoteNode(args.name, args.ae_title, args.host, args.port, args.retrieve)
+            RemoteNode(args.name, args.ae_title, args.host, args.port, args.retrieve),
+            replace=args.replace,
         )
         save_config(config)
     elif action == "remove":
@@ -291,12 +292,15 @@ def register(sub) -> None:
     nsub = n.add_subparsers(dest="nodes_action", metavar="ACTION")
     lst = nsub.add_parser("list", help="the nodes and this station")
     common(lst, timeout=False)
-    add = nsub.add_parser("add", help="add (or change) a node")
+    add = nsub.add_parser("add", help="add a node (--replace: change the one of that name)")
     add.add_argument("name")
     add.add_argument("ae_title", metavar="AE_TITLE")
     add.add_argument("host")
     add.add_argument("port", type=int)
     add.add_argument("--retrieve", choices=("get", "move"), default="get")
+    add.add_argument(
+        "--replace", action="store_true", help="change the node of that name (any case)"
+    )
     common(add, timeout=False)
     rm = nsub.add_parser("remove", help="remove a node")
     rm.add_argument("name")

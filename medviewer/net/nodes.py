@@ -9,6 +9,7 @@ set), written atomically. A damaged file never stops the application: it is copi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -58,6 +59,15 @@ _HOST = re.compile(r"^[A-Za-z0-9._:\-\[\]%]+$")
 
 def check_host(value: str) -> str:
     text = str(value or "").strip()
+    dotted = text.split(".")
+    if len(dotted) == 4 and all(part.isdigit() for part in dotted):
+        try:  # four numbers: an IPv4 address, each part 0-255
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            raise NodeError(
+                f"the host {value!r} is not an IP address: each of its four numbers must be "
+                "0 to 255 (e.g. 10.1.2.3)"
+            ) from None
     if not text or not _HOST.match(text):
         raise NodeError(
             f"the host {value!r} is not a host name or IP address (e.g. pacs.hospital.local or "
@@ -154,10 +164,17 @@ class NetConfig:
             "`medviewer dicom nodes add NAME AE_TITLE HOST PORT` or in Network > DICOM nodes"
         )
 
-    def with_node(self, node: RemoteNode) -> NetConfig:
-        """A copy with ``node`` added, or replacing the node of the same name."""
+    def with_node(self, node: RemoteNode, replace: bool = False) -> NetConfig:
+        """A copy with ``node`` added; a node of the same name (whatever its case) is an
+        error unless ``replace`` says to change it."""
         node = node.checked()
-        others = [n for n in self.nodes if n.name.lower() != node.name.lower()]
+        same = [n for n in self.nodes if n.name.strip().lower() == node.name.lower()]
+        if same and not replace:
+            raise NodeError(
+                f"there is already a node called {same[0].name}: give this one another name, "
+                "or replace it (medviewer dicom nodes add ... --replace)"
+            )
+        others = [n for n in self.nodes if n not in same]
         return NetConfig(self.local, [*others, node])
 
     def without_node(self, name: str) -> NetConfig:
@@ -166,7 +183,8 @@ class NetConfig:
 
     def callers(self) -> tuple[str, ...]:
         """The calling AE titles the receiver accepts."""
-        return self.local.allowed_callers or tuple(n.ae_title for n in self.nodes)
+        titles = self.local.allowed_callers or tuple(n.ae_title for n in self.nodes)
+        return tuple(dict.fromkeys(titles))  # each once, in order
 
     def to_dict(self) -> dict:
         local = asdict(self.local)

@@ -32,6 +32,15 @@ def test_nodes_are_listed_changed_and_refused_in_plain_words(configured, capsys)
     assert code == 0 and json.loads(out)["nodes"][0]["ae_title"] == "ORTHANC"
     code, _, err = run_cli(capsys, "dicom", "nodes", "add", "bad", "A" * 20, "h", 104)
     assert code == 1 and "has 20 characters" in err
+    # the same name again (any case) is refused, not silently replaced; --replace changes it
+    code, _, err = run_cli(capsys, "dicom", "nodes", "add", "PACS", "OTHER", "127.0.0.1", 104)
+    assert code == 1 and "already a node called pacs" in err
+    assert load_config()[0].node("pacs").ae_title == "ORTHANC"
+    port = load_config()[0].node("pacs").port
+    code, out, _ = run_cli(
+        capsys, "dicom", "nodes", "add", "pacs", "ORTHANC", "127.0.0.1", port, "--replace"
+    )
+    assert code == 0 and [n.name for n in load_config()[0].nodes] == ["pacs"]
     code, _, err = run_cli(capsys, "dicom", "echo", "nowhere")
     assert code == 1 and "no DICOM node called 'nowhere' (nodes: pacs)" in err
     code, out, _ = run_cli(capsys, "dicom", "nodes", "local", "--allow", "ORTHANC", "--port", 11112)

@@ -58,9 +58,23 @@ def test_settings_round_trip_and_unknown_names_list_the_nodes(tmp_path):
     assert again.configured
     with pytest.raises(NodeError, match=r"no DICOM node called 'x' \(nodes: PACS, archive\)"):
         again.node("x")
-    # replacing a node by name keeps one
-    again = again.with_node(RemoteNode("pacs", "NEW", "10.0.0.6", 104))
+    # a second node of the same name (any case, spaces) is refused unless it replaces
+    for name in ("pacs", "PACS", " Pacs "):
+        with pytest.raises(NodeError, match="already a node called PACS: .*--replace"):
+            again.with_node(RemoteNode(name, "NEW", "10.0.0.6", 104))
+    again = again.with_node(RemoteNode("pacs", "NEW", "10.0.0.6", 104), replace=True)
     assert [n.name for n in again.nodes] == ["archive", "pacs"]
+    # each calling AE title once
+    twice = NetConfig().with_node(RemoteNode("a", "ORTHANC", "10.0.0.7", 104))
+    twice = twice.with_node(RemoteNode("b", "ORTHANC", "10.0.0.8", 104))
+    assert twice.callers() == ("ORTHANC",)
+
+
+@pytest.mark.parametrize("host", ["10.0.0.300", "256.1.1.1", "1.2.3.999"])
+def test_four_numbers_must_be_an_ip_address(host):
+    with pytest.raises(NodeError, match=f"the host '{host}' is not an IP address: each"):
+        RemoteNode("pacs", "PACS", host, 104).checked()
+    assert RemoteNode("pacs", "PACS", "10.0.0.255", 104).checked().host == "10.0.0.255"
 
 
 def test_a_damaged_file_is_kept_aside_and_read_as_nothing_configured(tmp_path):
