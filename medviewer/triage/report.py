@@ -23,12 +23,15 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ROW_KEYS = (
     "rank", "suspicion", "top_class", "top_probability", "patient_id", "patient_name",
     "study_date", "study_description", "series_number", "series_description", "modality",
-    "n_slices", "top_slice", "top_slice_probability", "flagged", "flagged_slices",
+    "n_slices", "top_image", "top_slice", "top_slice_probability", "flagged", "flagged_images",
+    "flagged_slices",
     "probabilities", "series_key", "series_uid", "study_uid", "top_slice_sop_uid", "folder",
     "model", "model_sha256", "device", "seconds", "warnings", "finished_at",
 )  # fmt: skip
 """The keys of :func:`report_rows`, in order (the CSV's columns, ``probabilities`` spread
-over one ``p(CLASS)`` column per class)."""
+over one ``p(CLASS)`` column per class). ``top_image`` and ``flagged_images`` number the
+images as the viewer does ("Im 24/44", from 1); ``top_slice`` and ``flagged_slices`` are the
+same slices as 0-based indices into the series, for programs."""
 
 
 def most_suspicious_first(results: Iterable[SeriesResult]) -> list[SeriesResult]:
@@ -56,9 +59,11 @@ def report_rows(results: Iterable[SeriesResult]) -> list[dict[str, Any]]:
                 "series_description": r.series_description,
                 "modality": r.modality,
                 "n_slices": r.n_slices,
+                "top_image": r.top_slice + 1,
                 "top_slice": r.top_slice,
                 "top_slice_probability": r.top_slice_probability,
                 "flagged": len(r.flagged_slices),
+                "flagged_images": [k + 1 for k in r.flagged_slices],
                 "flagged_slices": list(r.flagged_slices),
                 "probabilities": dict(r.probabilities),
                 "series_key": r.series_key,
@@ -97,7 +102,8 @@ def csv_text(results: Iterable[SeriesResult]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*fixed, *(f"p({c})" for c in classes)])
     for row in rows:
-        row["flagged_slices"] = " ".join(str(k) for k in row["flagged_slices"])
+        for key in ("flagged_images", "flagged_slices"):
+            row[key] = " ".join(str(k) for k in row[key])
         row["warnings"] = " | ".join(row["warnings"])
         probs = row["probabilities"]
         writer.writerow([*(_cell(row[k]) for k in fixed), *(_cell(probs.get(c)) for c in classes)])
@@ -145,7 +151,7 @@ _TABLE = (  # header, width, right-aligned
     ("SERIES", 28, False),
     ("MOD", 3, False),
     ("SLICES", 6, True),
-    ("TOP SLICE", 9, True),
+    ("TOP IMAGE", 9, True),
     ("FLAGGED", 7, True),
 )
 
@@ -170,7 +176,7 @@ def text_table(results: Iterable[SeriesResult], limit: int | None = None) -> str
             series or row["series_key"],
             row["modality"] or "-",
             str(row["n_slices"]),
-            str(row["top_slice"]),
+            str(row["top_image"]),  # as the viewer numbers it: "Im 24/44"
             str(row["flagged"]),
         )
         cells = (

@@ -36,6 +36,8 @@ def test_rows_are_most_suspicious_first_with_the_worklist_columns():
     top = rows[0]
     assert top["top_class"] == "lesion" and top["top_probability"] == 0.95
     assert top["flagged"] == 3 and top["flagged_slices"] == [6, 7, 2]
+    # the viewer's image numbers ("Im 7/44") beside the 0-based indices
+    assert top["flagged_images"] == [7, 8, 3] and top["top_image"] == top["top_slice"] + 1
     assert top["model"] == "tiny-ct:1.0.0"
     assert rows[-1]["top_class"] == "normal" and rows[-1]["top_probability"] == 0.9
     assert [r.series_key for r in most_suspicious_first(_results())] == ["1.2", "1.4", "1.3", "1.1"]
@@ -49,7 +51,7 @@ def test_csv_has_a_column_per_class_and_never_a_formula(tmp_path):
     assert table[0]["p(lesion)"] == "0.95" and table[0]["p(bleed)"] == ""
     assert table[3]["p(bleed)"] == "0.3"
     assert table[0]["patient_name"] == "'=HYPERLINK(1)"
-    assert table[0]["flagged_slices"] == "6 7 2"
+    assert table[0]["flagged_slices"] == "6 7 2" and table[0]["flagged_images"] == "7 8 3"
     assert table[2]["warnings"] == "intensity outside the range | a slice left out"
     assert table[4]["series_number"] == "3"
 
