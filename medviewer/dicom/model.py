@@ -177,6 +177,12 @@ class SeriesInfo:
         return [w.code for w in self.warnings]
 
 
+def _date_key(study_date: str) -> str:
+    """``YYYYMMDD`` of a Study Date that is one, else "" (unknown: never the newest)."""
+    text = str(study_date or "").strip()
+    return text if len(text) == 8 and text.isdigit() else ""
+
+
 @dataclass
 class StudyInfo:
     study_uid: str
@@ -213,6 +219,16 @@ class ScanResult:
             f"series {key!r} was split into {len(matches)} stacks; pick one of: "
             + ", ".join(s.key for s in matches)
         )
+
+    def newest_largest_series(self) -> SeriesInfo | None:
+        """The series to show first: the largest of the newest study (by Study Date; a
+        current study opened with its priors comes first), else the largest overall."""
+        dated = [st for st in self.studies if st.series and _date_key(st.study_date)]
+        if not dated:
+            return self.largest_series()
+        newest = max(_date_key(st.study_date) for st in dated)
+        series = [s for st in dated if _date_key(st.study_date) == newest for s in st.series]
+        return max(series, key=lambda s: s.n_frames * s.pixel_format.rows * s.pixel_format.cols)
 
     def largest_series(self) -> SeriesInfo | None:
         series = self.all_series()

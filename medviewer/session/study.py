@@ -99,10 +99,11 @@ class StudySession(DisplayState):
         return result
 
     def default_series(self) -> SeriesInfo:
-        """The series to show first: the one with the most voxels."""
+        """The series to show first: the one with the most voxels of the newest study (a
+        current study opened with its prior is shown, not the prior)."""
         if self.scan_result is None:
             raise DicomError("nothing is open yet")
-        series = self.scan_result.largest_series()
+        series = self.scan_result.newest_largest_series()
         if series is None:
             reasons = {s.code for s in self.scan_result.skipped}
             detail = f" (skipped files: {', '.join(sorted(reasons))})" if reasons else ""

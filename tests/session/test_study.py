@@ -74,6 +74,28 @@ def test_a_scan_without_images_keeps_the_open_study_and_says_why(series_dir, tmp
     assert session.scan_result is before
 
 
+def test_a_current_study_opened_with_its_prior_is_shown_first(tmp_path):
+    uid = "1.2.826.0.1.3680043.8.498."
+
+    def study(name, n, date, number):
+        write_series(tmp_path / name, n_slices=n, rows=16, cols=16, study_date=date,
+                     study_uid=f"{uid}{number}1", series_uid=f"{uid}{number}2")  # fmt: skip
+
+    # the prior is bigger (more slices), so "the largest series" alone would pick it
+    study("prior", 12, "20240610", 7)
+    study("current", 6, "20260115", 8)
+    session = StudySession()
+    run_job(session.open_iter([tmp_path / "prior", tmp_path / "current"]))
+    assert session.default_series().series_uid == f"{uid}82"
+    # a study without a date is never taken for the newest; with none dated: the largest
+    study("undated", 14, "", 9)
+    run_job(session.open_iter([tmp_path / "undated", tmp_path / "prior"]))
+    assert session.default_series().series_uid == f"{uid}72"
+    study("undated2", 3, "", 6)
+    run_job(session.open_iter([tmp_path / "undated", tmp_path / "undated2"]))
+    assert session.default_series().series_uid == f"{uid}92"
+
+
 def test_load_can_be_cancelled(series_dir):
     session = StudySession()
     run_job(session.open_iter([series_dir.folder]))
