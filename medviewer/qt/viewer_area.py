@@ -40,7 +40,12 @@ class ViewerArea(QtWidgets.QWidget):
             view.view.window_dragged.connect(self._window_dragged)
             view.view.cursor_moved.connect(lambda rc, v=view: self._cursor_moved(v, rc))
             view.view.view_changed.connect(lambda _z, v=view: v.update_corner_text())
+            view.activated.connect(self._plane_activated)
         grid.addWidget(self.splitter)
+        self._active_plane: str | None = None  # the plane last clicked (cine plays it)
+        self.cine_source = None
+        """A callable giving the PlaneView cine plays (the reading area's active viewport),
+        or None for this area's own active plane."""
         self.cine = QtCore.QTimer(self)
         self.cine.timeout.connect(self._cine_step)
         self.cine_fps = 10
@@ -140,8 +145,19 @@ class ViewerArea(QtWidgets.QWidget):
         if self.cine.isActive():
             self.cine.start(int(1000 / self.cine_fps))
 
+    def _plane_activated(self, plane: str) -> None:
+        self._active_plane = plane
+
+    def cine_view(self) -> PlaneView:
+        """The view cine plays: the active viewport's, as RadiAnt and Horos do."""
+        chosen = self.cine_source() if self.cine_source is not None else None
+        if chosen is not None:
+            return chosen
+        active = self.views.get(self._active_plane or "")
+        return active if active is not None and active.isVisible() else self.primary
+
     def _cine_step(self) -> None:
-        view = self.primary
+        view = self.cine_view()
         n = view.count()
         if n:
             view.set_index((view.index + 1) % n)

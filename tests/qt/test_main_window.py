@@ -12,7 +12,7 @@ from medviewer.resources import sample_study_dir
 from medviewer.session.measure import roi_stats
 from medviewer.testing.synthetic import write_series
 
-from .mouse import NB, drag, hover
+from .mouse import NB, drag, hover, send
 
 Qt = QtCore.Qt
 
@@ -119,6 +119,16 @@ def test_mpr_layout_shows_three_planes_linked_by_the_crosshair(window, qtbot, sa
     labels = {p: window.viewer.views[p].view.orientation_labels() for p in ("coronal", "sagittal")}
     assert (labels["coronal"]["left"], labels["coronal"]["top"]) == ("R", "S")
     assert (labels["sagittal"]["left"], labels["sagittal"]["top"]) == ("A", "S")
+    # cine plays the plane last clicked
+    coronal = window.viewer.views["coronal"]
+    centre = (coronal.view.width() / 2, coronal.view.height() / 2)
+    left = Qt.MouseButton.LeftButton
+    send(coronal.view, QtCore.QEvent.Type.MouseButtonPress, centre, left, left)
+    send(coronal.view, QtCore.QEvent.Type.MouseButtonRelease, centre, left)
+    before, axial = coronal.index, window.viewer.views["axial"].index
+    window.viewer._cine_step()
+    assert coronal.index == (before + 1) % coronal.count()
+    assert window.viewer.views["axial"].index == axial
 
 
 def test_orientation_labels_of_the_acquired_plane(window):

@@ -424,6 +424,21 @@ def test_click_makes_a_viewport_active_with_a_frame_and_the_keys(window, qtbot, 
     assert nearest_ok(z_cur, w.viewer.primary.index, z_thick[start - 1])
 
 
+def test_cine_plays_the_active_viewport(window, qtbot, series):
+    w = window
+    vp = load_into(qtbot, w, 1, series.prior)
+    w.reading.set_active(1)
+    start, primary_start = vp.plane_view.index, w.viewer.primary.index
+    for _ in range(3):
+        w.viewer._cine_step()  # a tick of the cine timer
+    assert vp.plane_view.index == (start + 3) % vp.plane_view.count()
+    assert w.viewer.primary.index == primary_start  # another frame: not linked, not moved
+    w.reading.set_active(0)
+    for _ in range(2):
+        w.viewer._cine_step()
+    assert w.viewer.primary.index == (primary_start + 2) % w.viewer.primary.count()
+
+
 def test_files_dragged_over_a_viewport_still_reach_the_window(window, tmp_path):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path))])

@@ -69,6 +69,7 @@ class ReadingArea(QtWidgets.QWidget):
                 widget.context_menu.connect(self.context_menu)
                 widget.failed.connect(lambda _n, text: self.message.emit(text, True))
         self.links = LinkController(self)
+        viewer.cine_source = lambda: self.main_view(self.active) if self.active else None
         self.apply_grid()
 
     # -- the grid -----------------------------------------------------------------------------
