@@ -279,15 +279,24 @@ class CommandsMixin:
         return path
 
     def export_nifti(self, path: str | None = None) -> None:
-        """Write the loaded series as NIfTI (in the background)."""
-        volume = self.session.volume
+        """Write the active viewport's series as NIfTI (in the background)."""
+        reading = getattr(self, "reading", None)
+        volume = reading.volume(reading.active) if reading is not None else None
+        volume = volume if volume is not None else self.session.volume
         if volume is None:
             return
         if path is None:
+            series = volume.series
+            name = "-".join(
+                part
+                for part in (series.modality, str(series.series_number or ""), series.description)
+                if part
+            )
+            name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "series"
             path, _ = QtWidgets.QFileDialog.getSaveFileName(
                 self,
-                "Export series",
-                os.path.join(self.settings.last_folder, "series.nii.gz"),
+                f"Export series {series.description or series.modality}",
+                os.path.join(self.settings.last_folder, f"{name}.nii.gz"),
                 "NIfTI (*.nii.gz *.nii);;NRRD (*.nrrd);;MetaImage (*.mha)",
             )
             if not path:

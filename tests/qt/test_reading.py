@@ -439,6 +439,20 @@ def test_cine_plays_the_active_viewport(window, qtbot, series):
     assert w.viewer.primary.index == (primary_start + 2) % w.viewer.primary.count()
 
 
+def test_nifti_export_writes_the_active_viewports_series(window, qtbot, series, tmp_path):
+    import SimpleITK as sitk
+
+    w = window
+    vp = load_into(qtbot, w, 1, series.prior)
+    w.reading.set_active(1)
+    target = str(tmp_path / "active.nii.gz")
+    w.export_nifti(target)
+    qtbot.waitUntil(lambda: getattr(w, "exported", None) == target, timeout=20_000)
+    written = sitk.GetArrayFromImage(sitk.ReadImage(target))
+    assert np.array_equal(written, vp.volume.array)  # the prior, not viewport 1's series
+    assert written.shape[0] == 20
+
+
 def test_files_dragged_over_a_viewport_still_reach_the_window(window, tmp_path):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path))])
