@@ -130,6 +130,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         READING,
         mouse="Click",
     ),
+    Shortcut("reading.next_viewport", "F6", "Next viewport becomes the active one", READING),
+    Shortcut(
+        "reading.previous_viewport", "Shift+F6", "Previous viewport becomes the active one", READING
+    ),
     Shortcut(
         "reading.drop",
         "",

@@ -453,6 +453,22 @@ def test_nifti_export_writes_the_active_viewports_series(window, qtbot, series, 
     assert written.shape[0] == 20
 
 
+def test_f6_moves_the_active_viewport_without_the_mouse(window, qtbot, series):
+    w = window
+    vp = load_into(qtbot, w, 1, series.prior)
+    w.reading.set_active(0)
+    w.actions["reading.next_viewport"].trigger()
+    assert w.reading.active == 1
+    start = vp.plane_view.index
+    qtbot.keyClick(vp.plane_view.view, Qt.Key.Key_Up)  # the keys now scroll viewport 2
+    assert vp.plane_view.index == start - 1
+    w.actions["reading.next_viewport"].trigger()  # 1x2: round to viewport 1
+    assert w.reading.active == 0
+    w.actions["reading.previous_viewport"].trigger()
+    assert w.reading.active == 1
+    assert w.actions["reading.next_viewport"].shortcut().toString() == "F6"
+
+
 def test_files_dragged_over_a_viewport_still_reach_the_window(window, tmp_path):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path))])

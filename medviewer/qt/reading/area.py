@@ -116,6 +116,14 @@ class ReadingArea(QtWidgets.QWidget):
         self.active_changed.emit(n)
         self.links.sync(move=False)
 
+    def step_active(self, step: int) -> None:
+        """Make the next (``step`` +1) or previous (-1) viewport of the grid the active one
+        and give it the keys (F6 / Shift+F6: the grid without the mouse)."""
+        n = self.count()
+        if n > 1:
+            self.set_active((self.active + step) % n)
+        self.main_view(self.active).view.setFocus()
+
     def _paint_frames(self) -> None:
         single = self.count() == 1
         for n, cell in enumerate(self.cells):

@@ -52,6 +52,11 @@ def build(window, a: dict) -> None:
         grids.addAction(action)
     area.grid_changed.connect(lambda g: a[f"reading.grid_{g}"].setChecked(True))
 
+    menu.addAction(act("reading.next_viewport", lambda: area.step_active(+1), text="Next viewport"))
+    menu.addAction(
+        act("reading.previous_viewport", lambda: area.step_active(-1), text="Previous viewport")
+    )
+
     links = menu.addMenu("&Links")
     for name, attr, text in (
         ("link_scroll", "scroll", "Link &scrolling"),
