@@ -220,8 +220,10 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         series = self.session.scan_result.find_series(key)
         self.cancel_job()
         self.browser.set_current(key)
+        self._forget_messages(key)  # a reload (files still arriving) says it all afresh
         for w in series.warnings:
-            self._message(f"{series.description or series.modality}: {w.message}", warning=True)
+            text = f"{series.description or series.modality}: {w.message}"
+            self._message(text, warning=True, about=key)
         self.statusBar().showMessage(f"Loading {series.modality} {series.description}…")
         self.series_loading.emit(key)
         self._run(self.session.load_iter(series), self._on_loaded)
@@ -251,7 +253,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
             self._volume_started()
         for w in volume.warnings:
             if w not in self.session.scan_result.find_series(volume.series.key).warnings:
-                self._message(w.message, warning=True)
+                self._message(w.message, warning=True, about=volume.series.key)
         self.viewer.refresh()
         self.reading.primary_changed()
         self.statusBar().showMessage(self.session.status_text(), 5000)
@@ -264,8 +266,16 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.statusBar().showMessage(message)
         self.messages_dock.raise_()
 
-    def _message(self, text: str, warning: bool = False) -> None:
+    def _forget_messages(self, about: str) -> None:
+        """Drop the messages about series ``about`` (its last load's)."""
+        for i in reversed(range(self.messages.count())):
+            if self.messages.item(i).data(QtCore.Qt.ItemDataRole.UserRole) == about:
+                self.messages.takeItem(i)
+
+    def _message(self, text: str, warning: bool = False, about: str | None = None) -> None:
         item = QtWidgets.QListWidgetItem(text)
+        if about is not None:
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, about)
         if warning:
             icon = QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning
             item.setIcon(self.style().standardIcon(icon))

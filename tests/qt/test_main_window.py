@@ -313,6 +313,36 @@ def test_the_tag_browser_follows_the_slice_shown(window, qtbot):
     assert browser.path == w.session.volume.series.slices[60].path
 
 
+def test_a_reloaded_series_says_its_warnings_afresh(qtbot, tmp_path):
+    # as files arrive from the network the series is reloaded: a gap that has since been
+    # filled must not still be reported
+    from medviewer.jobs import run_job
+
+    full = write_series(tmp_path / "all", n_slices=8, rows=16, cols=16, shuffle=False)
+    folder = tmp_path / "arriving"
+    folder.mkdir()
+    for k in (0, 1, 2, 6, 7):  # slices 3-5 not here yet: a gap
+        (folder / f"{k}.dcm").write_bytes(open(full.paths[k], "rb").read())
+    w = open_window(qtbot, [str(folder)])
+
+    def texts():
+        return [w.messages.item(i).text() for i in range(w.messages.count())]
+
+    assert sum("not equally spaced" in t for t in texts()) == 1
+    key = w.session.series.key
+    with qtbot.waitSignal(w.volume_ready, timeout=30_000):
+        w.load_series(key)  # the same series again: said once, not twice
+    assert sum("not equally spaced" in t for t in texts()) == 1
+    for k in (3, 4, 5):
+        (folder / f"{k}.dcm").write_bytes(open(full.paths[k], "rb").read())
+    run_job(w.session.open_iter([str(folder)]))  # what the live rescan does
+    w.browser.set_scan_result(w.session.scan_result)
+    with qtbot.waitSignal(w.volume_ready, timeout=30_000):
+        w.load_series(key)
+    assert w.session.volume.array.shape[0] == 8
+    assert not any("not equally spaced" in t for t in texts())
+
+
 def test_png_export_with_and_without_overlays(window, tmp_path):
     with_text = window.export_png(str(tmp_path / "with.png"), overlays=True)
     without = window.export_png(str(tmp_path / "without.png"), overlays=False)
