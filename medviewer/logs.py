@@ -69,6 +69,16 @@ class _RotatingFile(logging.handlers.RotatingFileHandler):
                 self.stream = self._open()
 
 
+QUIET_ON_STDERR = ("pynetdicom",)
+"""Libraries whose failures medviewer reports itself in plain words: without ``-v`` their
+own log lines reach the log file, not the terminal."""
+
+
+class _NotOnStderr(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".")[0] not in QUIET_ON_STDERR
+
+
 class _Origin(logging.Filter):
     """medviewer's records at any level; other libraries' from WARNING up."""
 
@@ -117,6 +127,8 @@ def configure_logging(*, verbose: bool = False, what: str = "") -> Path | None:
         stderr.setLevel(logging.DEBUG if verbose else logging.WARNING)
         stderr.setFormatter(logging.Formatter(STDERR_FORMAT))
         stderr.addFilter(redact)
+        if not verbose:  # medviewer says it in one line; the library's own lines go to the file
+            stderr.addFilter(_NotOnStderr())
         setattr(stderr, _OURS, True)
         root.addHandler(stderr)
     path = log_path()

@@ -82,6 +82,29 @@ def test_a_refused_echo_exits_1_with_the_reason(pacs, configured, capsys):
     assert code == 1 and out.startswith("failed:") and "connection refused" in out
 
 
+def test_a_failed_echo_says_why_in_one_line_without_the_librarys_log(tmp_path):
+    # pynetdicom logs its own "TCP Initialisation Error" lines: they go to the log file,
+    # not onto the terminal beside medviewer's own message (-v shows them)
+    from medviewer.testing.orthanc import free_port
+
+    env = {
+        **os.environ,
+        "MEDVIEWER_CONFIG_DIR": str(tmp_path / "config"),
+        "MEDVIEWER_LOG_DIR": str(tmp_path / "logs"),
+    }
+    base = [sys.executable, "-m", "medviewer", "dicom"]
+    port = str(free_port())
+    add = subprocess.run([*base, "nodes", "add", "closed", "X", "127.0.0.1", port], env=env)
+    assert add.returncode == 0
+    run = subprocess.run([*base, "echo", "closed"], env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and "connection refused" in run.stdout + run.stderr
+    assert "pynetdicom" not in run.stderr, run.stderr
+    assert "pynetdicom" in (tmp_path / "logs" / "medviewer.log").read_text()
+    loud = [sys.executable, "-m", "medviewer", "-v", "dicom", "echo", "closed"]
+    loud = subprocess.run(loud, env=env, capture_output=True, text=True)
+    assert "pynetdicom" in loud.stderr
+
+
 def test_the_foreground_receiver_stores_what_orthanc_pushes(pacs, tmp_path):
     to = tmp_path / "received"
     env = {**os.environ, "MEDVIEWER_CONFIG_DIR": str(tmp_path / "config")}
