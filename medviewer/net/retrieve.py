@@ -219,9 +219,21 @@ class _NoGet(Exception):
     """The node does not offer C-GET (or refuses it): C-MOVE is tried."""
 
 
-STRAGGLER_WAIT_S = 0.3
-"""When a node drops the association, how long the instances it stored just before get to
-report before the message counts what arrived."""
+STRAGGLER_QUIET_S = 0.3
+STRAGGLER_MAX_S = 3.0
+"""When a node drops the association, the instances it stored just before still report (on
+the receiver's threads): until none has for ``STRAGGLER_QUIET_S``, at most ``STRAGGLER_MAX_S``,
+before the message counts what arrived."""
+
+
+def _stragglers(events: queue.Queue, result: RetrieveResult, expected):
+    end = time.monotonic() + STRAGGLER_MAX_S
+    while time.monotonic() < end:
+        before = len(result.stored) + result.duplicates + len(result.failures)
+        time.sleep(STRAGGLER_QUIET_S)
+        yield from _drain(events, result, expected)
+        if len(result.stored) + result.duplicates + len(result.failures) == before:
+            return
 
 
 def _drain(events: queue.Queue, result: RetrieveResult, expected):
@@ -278,8 +290,7 @@ def _follow(node, assoc, responses, model, what, events, result, expected, cance
     for status, identifier in responses:
         yield from _drain(events, result, expected)
         if status is None or "Status" not in status:  # the node went away: count what came
-            time.sleep(STRAGGLER_WAIT_S)  # an instance stored just before may still report
-            yield from _drain(events, result, expected)
+            yield from _stragglers(events, result, expected)
         code = status_code(
             status,
             f"{what} from {node.describe()}",
