@@ -38,10 +38,23 @@ SERIES_TIP = (
 )
 
 
+def fmt_p(p) -> str:
+    """A probability in two decimals, never rounded to a certainty it is not: ``>0.99`` for
+    0.995 and up, ``<0.01`` below 0.005."""
+    value = float(p)
+    if value != value:  # NaN: not classified
+        return "–"
+    if value >= 0.995:
+        return ">0.99"
+    if value < 0.005:
+        return "<0.01"
+    return f"{value:.2f}"
+
+
 def fmt_probs(probabilities: dict, limit: int = 4) -> str:
     """``"lesion 0.91 · no lesion 0.09"``: the most probable first, at most ``limit``."""
     items = sorted(probabilities.items(), key=lambda kv: -float(kv[1]))
-    text = " · ".join(f"{name} {float(p):.2f}" for name, p in items[:limit])
+    text = " · ".join(f"{name} {fmt_p(p)}" for name, p in items[:limit])
     if len(items) > limit:
         text += f" · +{len(items) - limit} more"
     return text
@@ -209,7 +222,7 @@ class RunResults:
         top = top_name(p, self.classes)
         prob = float(p.probabilities.get(top, np.nan))
         return (
-            f"Slice {index + 1}: <b>{top}</b> {prob:.2f} "
+            f"Slice {index + 1}: <b>{top}</b> {fmt_p(prob)} "
             f"<span style='color:#9e9e9e'>({fmt_probs(p.probabilities)}) — "
             f"{p.model} {p.version}</span>"
         )

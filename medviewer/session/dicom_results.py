@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from medviewer.dicom.model import NO_PIXEL_DATA
 from medviewer.jobs import CancelToken, Progress
+from medviewer.session.ai_results import fmt_p
 
 DISCLAIMER = "Research use only, not for diagnosis"
 SHA_SHOWN = 12
@@ -184,7 +185,7 @@ def choice_text(found: FoundReport, series_descriptions: dict[str, str] | None =
 # -- the texts ----------------------------------------------------------------------------------
 def _probs(probabilities: dict[str, float], limit: int = 4) -> str:
     items = sorted(probabilities.items(), key=lambda kv: -float(kv[1]))
-    text = " · ".join(f"{name} {float(p):.2f}" for name, p in items[:limit])
+    text = " · ".join(f"{name} {fmt_p(p)}" for name, p in items[:limit])
     return text + (f" · +{len(items) - limit} more" if len(items) > limit else "")
 
 
@@ -202,7 +203,7 @@ def _frame_text(frame: int | None) -> str:
 
 def flagged_row(finding, normal: str | None) -> FindingRow:
     top, p = _top(finding.probabilities, normal)
-    text = f"Im {finding.index + 1}: {top} {p:.2f}"
+    text = f"Im {finding.index + 1}: {top} {fmt_p(p)}"
     tip = (
         f"Slice {finding.index + 1} (index {finding.index}{_frame_text(finding.frame)})\n"
         f"{_probs(finding.probabilities, limit=20)}\n"
@@ -235,7 +236,7 @@ def report_view(found: FoundReport) -> ReportView:
     weights = f"weights sha256 {sha[:SHA_SHOWN]}…" if sha else "weights sha256 not recorded"
     top = r.top
     series_text = (
-        f"Series ({r.method}): <b>{top}</b> {float(r.probabilities[top]):.2f}"
+        f"Series ({r.method}): <b>{top}</b> {fmt_p(r.probabilities[top])}"
         f"<br>{_probs(r.probabilities, limit=8)}"
     )
     series_tip = (

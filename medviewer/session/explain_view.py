@@ -97,10 +97,17 @@ class ExplanationText:
     note: str
 
 
+def _p_text(prob: float) -> str:
+    from medviewer.session.ai_results import fmt_p
+
+    text = fmt_p(prob)
+    return text if text[0] in "<>" else f"= {text}"
+
+
 def explanation_text(expl, index: int, model: str | None = None) -> ExplanationText:
     """The texts of ``expl`` shown over slice ``index``; ``model`` its "name version"."""
     prob = getattr(expl, "probability", None)
-    shown_prob = f" (p = {prob:.2f})" if prob is not None else ""
+    shown_prob = f" (p {_p_text(prob)})" if prob is not None else ""
     by = f" — {model}" if model else ""
     if expl.method in TARGET_INDEPENDENT:  # not "for <class>": no class chose this map
         title = f"{method_label(expl.method)}, the same for every class, slice {index + 1}{by}"

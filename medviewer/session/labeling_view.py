@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 
+from medviewer.session.ai_results import fmt_p
+
 TABLE_COLUMNS = ("Slice", "Label", "Annotator", "Source", "Status", "Review")
 GREY = "#9e9e9e"
 
@@ -67,7 +69,7 @@ def suggestion_html(session, index: int) -> str:
         more = f" (+{len(caveats) - 1} more in the AI dock)" if len(caveats) > 1 else ""
         warn = f"<br><span style='color:#ffb74d'>⚠ {first}{more}</span>"
     return (
-        swatch(session.color_of(sg.label), f"<b>{sg.label}</b> {sg.probability:.2f}{flag}")
+        swatch(session.color_of(sg.label), f"<b>{sg.label}</b> {fmt_p(sg.probability)}{flag}")
         + f"<br>uncertainty {sg.entropy:.2f}<br>{sg.model}{extra}{warn}"
     )
 

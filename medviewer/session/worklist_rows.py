@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from medviewer.session.ai_results import fmt_p
 from medviewer.session.worklist_review import ReviewStatus
 
 COLUMNS = (
@@ -58,7 +59,7 @@ def series_text(result) -> str:
 def result_text(result) -> str:
     """The series' top class and its probability: ``"lesion 0.93"``."""
     p = result.probabilities.get(result.top_class)
-    return f"{result.top_class} {float(p):.2f}" if p is not None else str(result.top_class)
+    return f"{result.top_class} {fmt_p(p)}" if p is not None else str(result.top_class)
 
 
 def flagged_text(flagged: Sequence[int], limit: int = 50) -> str:
@@ -96,7 +97,7 @@ def _tips(result, review: ReviewStatus) -> tuple[str, ...]:
         images += ", …"
     top = (
         f"{SUSPICION_TIP}.\nMost suspicious: image {result.top_slice + 1}/{n} "
-        f"({suspicious_class(result)} {result.top_slice_probability:.2f})"
+        f"({suspicious_class(result)} {fmt_p(result.top_slice_probability)})"
     )
     return (
         f"Patient ID {result.patient_id}" if result.patient_id else "",

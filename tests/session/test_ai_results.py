@@ -8,6 +8,7 @@ from medviewer.session.ai_results import (
     CLASS_COLOURS,
     RunResults,
     class_colour,
+    fmt_p,
     fmt_probs,
     method_text,
     slice_at,
@@ -175,7 +176,10 @@ def test_top_class_given_as_an_index_is_named():
 def test_probabilities_text_shows_the_four_most_probable():
     probs = {"a": 0.05, "b": 0.4, "c": 0.1, "d": 0.2, "e": 0.15, "f": 0.1}
     assert fmt_probs(probs) == "b 0.40 · d 0.20 · e 0.15 · c 0.10 · +2 more"
-    assert fmt_probs({"x": 1.0}) == "x 1.00"
+    # never rounded to a certainty: 0.99994 is not "1.00", 6e-05 is not "0.00"
+    assert fmt_probs({"x": 0.99994, "y": 6e-05}) == "x >0.99 · y <0.01"
+    assert fmt_probs({"x": 0.994, "y": 0.006}) == "x 0.99 · y 0.01"
+    assert fmt_p(float("nan")) == "–"
 
 
 @pytest.mark.parametrize(
