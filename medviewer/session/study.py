@@ -175,9 +175,9 @@ class StudySession(DisplayState):
         size = (
             f"{x:.3g} x {y:.3g} x {z:.3g} mm" if calibrated(self.volume) else "pixel size unknown"
         )
-        return (
-            f"{self.series.modality} {self.series.description or ''} | slice "
-            f"{self.slice_index + 1}/{self.n_slices} | {size}"
+        return (  # no slice number: this line is shown once, the overlay follows the slice
+            f"{self.series.modality} {self.series.description or ''} | "
+            f"{self.n_slices} images | {size}"
         )
 
 

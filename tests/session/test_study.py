@@ -38,7 +38,7 @@ def test_open_load_and_navigate(series_dir):
     assert session.window.name == "File 1"  # the file's own 40/80
     names = [w.name for w in session.available_windows()]
     assert names[:2] == ["File 1", "Brain"] and names[-1] == "Auto"
-    assert "slice 9/9" in session.status_text()
+    assert "| 9 images |" in session.status_text()
 
 
 def test_empty_folder_says_what_was_skipped(tmp_path):
