@@ -124,6 +124,9 @@ def test_no_series_no_labeling_keys(qtbot):
     w.show()
     qtbot.waitExposed(w)
     assert not w.actions["labels.accept"].isEnabled()
+    assert not w.labeling_panel.accept_button.isEnabled()
+    # the AI dock names the model a CT would get (2.0.0), not the first one listed
+    assert w.ai_panel.model_box.currentData() == "headct-lesions:2.0.0"
     assert not w.labeling.class_action("normal").isEnabled()
     assert not w.actions["labels.undo"].isEnabled()
     w.labeling.close()

@@ -53,7 +53,8 @@ class ModelChoice:
 
     def select_active(self) -> None:
         """Select the active model of the open series' modality (without signals)."""
-        registry, modality = self.registry, self.panel._modality()
+        # no series open yet: the CT model the viewer starts with, not the first listed
+        registry, modality = self.registry, self.panel._modality() or "CT"
         ref = None
         if registry is not None and modality:
             try:

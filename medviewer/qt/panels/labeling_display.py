@@ -55,6 +55,7 @@ class LabelDisplayMixin:
             p.label_view.setText("")
             p.suggestion_view.setText("")
             p.progress_label.setText("")
+            p.accept_button.setEnabled(False)  # nothing to accept without a series
             self.evidence.clear()
             return
         p.slice_title.setText(slice_title(k, s.n_slices))

@@ -65,6 +65,7 @@ class LabelingPanel(QtWidgets.QWidget):
         self.accept_button = QtWidgets.QToolButton()
         self.accept_button.setText("Accept (G)")
         self.accept_button.setToolTip("Store the model's suggestion as the slice's label")
+        self.accept_button.setEnabled(False)  # until a slice has a suggestion
         for title, view, buttons in (
             ("Label", self.label_view, (self.evidence_button, self.remove_evidence_button)),
             ("Model suggests", self.suggestion_view, (self.accept_button,)),
