@@ -343,6 +343,26 @@ def test_a_bare_path_opens_the_viewer(monkeypatch, tmp_path):
     ]
 
 
+def test_a_path_that_is_not_there_or_no_display_says_so(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "medviewer"]
+    missing = str(tmp_path / "no" / "such")
+    # a mistyped path: not argparse's "invalid choice" among the commands
+    run = subprocess.run([*base, missing], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and run.stderr.strip() == (
+        f"medviewer gui: no such file or folder: {missing}; give a DICOM folder, file or "
+        "DICOMDIR (or no path for the sample study)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    run = subprocess.run([*base, "gui"], capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 1 and "no display to open the window on" in run.stderr
+    assert "xvfb-run" in run.stderr and "Aborted" not in run.stderr
+
+
 def _patched_parser(parser, gui):
     for action in parser._subparsers._group_actions:
         action.choices["gui"].set_defaults(func=gui)

@@ -72,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _with_default_command(argv: list[str]) -> list[str]:
     """``medviewer PATH ...`` means ``medviewer gui PATH ...``."""
     first = next((a for a in argv if not a.startswith("-")), None)
-    if first is not None and first not in COMMANDS and os.path.exists(first):
+    looks_like_a_path = first is not None and (
+        os.sep in first or "/" in first or first.lower().endswith((".dcm", ".dicom", ".ima"))
+    )
+    # a path that is not there goes to ``gui`` too, which says "no such file or folder"
+    # rather than argparse's "invalid choice" among the commands
+    if first is not None and first not in COMMANDS and (os.path.exists(first) or looks_like_a_path):
         i = argv.index(first)
         return [*argv[:i], "gui", *argv[i:]]
     return argv
