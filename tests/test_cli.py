@@ -144,10 +144,12 @@ def test_inspect_table(study, capsys):
 
 def test_inspect_folder_without_images(tmp_path, capsys):
     (tmp_path / "readme.txt").write_text("hello")
-    assert main(["inspect", "--json", str(tmp_path)]) == 0
-    report = json.loads(capsys.readouterr().out)
+    assert main(["inspect", "--json", str(tmp_path)]) == 1  # nothing to view: "could not"
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # the report is still written, skipped files and all
     _check_schema(report)
     assert report["studies"] == [] and report["skipped"][0]["code"] == "not_dicom"
+    assert captured.err.startswith(f"medviewer inspect: No DICOM image series found in {tmp_path}")
 
 
 # --- convert -----------------------------------------------------------------------------------

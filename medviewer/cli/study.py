@@ -80,6 +80,11 @@ def cmd_inspect(args) -> int:
         print_json(scan_to_dict(result))
     else:
         _print_table(result, sys.stdout)
+    if not result.all_series():  # nothing to view: exit 1, as every command that could not
+        from medviewer.session.study import no_images_message
+
+        print(f"medviewer inspect: {no_images_message(result, args.paths)}", file=sys.stderr)
+        return 1
     return 0
 
 
