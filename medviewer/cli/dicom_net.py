@@ -18,6 +18,7 @@ Every command takes ``--json``. Nothing here opens a socket unless a node is nam
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -104,12 +105,15 @@ def cmd_echo(args) -> int:
 
 
 def _date_range(text: str | None) -> tuple[str, str]:
+    """``--date``: one day or FROM-TO, as YYYYMMDD or ISO YYYY-MM-DD (either side may be empty:
+    ``20260101-`` from, ``-20261231`` until)."""
     if not text:
         return "", ""
+    text = re.sub(r"(\d{4})-(\d{2})-(\d{2})", r"\1\2\3", text.strip())  # ISO dates
     if "-" in text:
         a, b = text.split("-", 1)
         return a.strip(), b.strip()
-    return text.strip(), text.strip()
+    return text, text
 
 
 def cmd_find(args) -> int:
@@ -323,7 +327,11 @@ def register(sub) -> None:
     f.add_argument("--patient-name", help="wildcards * and ? allowed")
     f.add_argument("--patient-id")
     f.add_argument("--accession")
-    f.add_argument("--date", metavar="FROM-TO", help="YYYYMMDD-YYYYMMDD (either side may be empty)")
+    f.add_argument(
+        "--date",
+        metavar="FROM-TO",
+        help="one day or FROM-TO: YYYYMMDD or YYYY-MM-DD, either side may be empty",
+    )
     f.add_argument("--modality")
     f.add_argument("--description")
     f.add_argument("--study", metavar="UID", help="list the series of this study")

@@ -127,3 +127,19 @@ def test_the_foreground_receiver_stores_what_orthanc_pushes(pacs, tmp_path):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert f"{len(series.slices)} instance(s) stored" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20250101", ("20250101", "20250101")),
+        ("2025-01-01", ("20250101", "20250101")),  # ISO: one day, not "2025" to "01-01"
+        ("2025-01-01-2025-12-31", ("20250101", "20251231")),
+        ("20250101-", ("20250101", "")),
+        ("-2025-12-31", ("", "20251231")),
+    ],
+)
+def test_find_dates_may_be_iso(text, expected):
+    from medviewer.cli.dicom_net import _date_range
+
+    assert _date_range(text) == expected
