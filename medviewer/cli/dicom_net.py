@@ -100,7 +100,9 @@ def cmd_echo(args) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
-        print(("ok: " if result.ok else "failed: ") + result.message)
+        # "verify with X failed: why" -> "failed: verify with X: why" (one "failed")
+        text = result.message if result.ok else result.message.replace(" failed: ", ": ", 1)
+        print(("ok: " if result.ok else "failed: ") + text)
     return 0 if result.ok else EXIT_NOT_OK
 
 

@@ -85,7 +85,10 @@ def probe(host: str, port: int, timeout: float) -> tuple[str, str]:
         with socket.create_connection((host, port), timeout=timeout):
             return "ok", ""
     except ConnectionRefusedError:
-        return "refused", f"nothing accepts connections on {host}:{port} (connection refused)"
+        return "refused", (
+            f"nothing accepts connections on {host}:{port} (connection refused): is the node "
+            f"running, and is {port} its DICOM port?"
+        )
     except TimeoutError:
         return "timeout", f"{host}:{port} did not answer within {timeout:g} s (timeout)"
     except socket.gaierror:
@@ -106,7 +109,8 @@ _REJECTIONS = {
     ),
     (1, 7): (
         "called_ae",
-        "its AE title is not {called!r}: check the node's AE title in Network > DICOM nodes",
+        "its AE title is not {called!r}: check the node's AE title (Network > DICOM nodes, "
+        "or medviewer dicom nodes add ... --replace)",
     ),
     (2, 2): ("rejected", "it does not support this protocol version"),
     (3, 1): ("rejected", "it is busy (temporary congestion): try again later"),

@@ -76,10 +76,11 @@ def send_iter(
             )
             ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
         except (InvalidDicomError, OSError, AttributeError, ValueError) as exc:
-            result.failures.append(f"{f}: not a DICOM file ({exc}); not sent")
+            why = "no 'DICM' marker at byte 128" if isinstance(exc, InvalidDicomError) else exc
+            result.failures.append(f"{f}: not a DICOM file ({why})")
             continue
         if not sop_class or not ts:
-            result.failures.append(f"{f}: no SOP Class UID or transfer syntax; not sent")
+            result.failures.append(f"{f}: no SOP Class UID or transfer syntax")
             continue
         headers.append((f, sop_class, ts))
     pairs = list(dict.fromkeys((c, t) for _, c, t in headers))

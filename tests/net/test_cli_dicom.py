@@ -80,6 +80,7 @@ def test_a_refused_echo_exits_1_with_the_reason(pacs, configured, capsys):
     run_cli(capsys, "dicom", "nodes", "add", "closed", "X", "127.0.0.1", free_port())
     code, out, _ = run_cli(capsys, "dicom", "echo", "closed")
     assert code == 1 and out.startswith("failed:") and "connection refused" in out
+    assert out.count("failed") == 1 and "is the node running" in out  # and what to check
 
 
 def test_a_failed_echo_says_why_in_one_line_without_the_librarys_log(tmp_path):
