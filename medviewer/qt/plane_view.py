@@ -123,9 +123,11 @@ class PlaneView(QtWidgets.QFrame):
         if loaded is not None and not loaded.all():
             texts.setdefault("bottom_left", []).append("loading…")
         slab = self.active_slab()
-        if slab is not None:
+        if slab is not None and not self.blank:
             n = len(slab_indices(self.session.volume, self.plane, self.index, slab.thickness_mm))
             texts.setdefault("bottom_left", []).append(slab_corner_text(slab, n))
+        if self.blank:  # nothing drawn: no image number, position or thickness of a slice
+            texts["bottom_left"] = []
         if self.notice:
             texts.setdefault("bottom_left", []).append(self.notice)
         self.view.set_corner_text(texts)

@@ -229,9 +229,10 @@ def test_no_slice_there_shows_a_notice_not_a_wrong_slice(window, qtbot, series):
     w.viewer.primary.set_index(23)  # 17.5 mm: the 5 mm series ends at 7.5 mm
     assert vp.plane_view.blank and not vp.plane_view.view.image.isVisible()
     assert "no slice within half a slice thickness" in corner(vp.plane_view)
+    assert "Im " not in corner(vp.plane_view) and "Pos " not in corner(vp.plane_view)
     w.viewer.primary.set_index(10)
     assert not vp.plane_view.blank and vp.plane_view.view.image.isVisible()
-    assert "no slice" not in corner(vp.plane_view)
+    assert "no slice" not in corner(vp.plane_view) and "Im " in corner(vp.plane_view)
 
 
 def test_linking_two_patients_is_refused_with_the_reason_once(window, qtbot, series):
