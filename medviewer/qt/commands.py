@@ -259,8 +259,12 @@ class CommandsMixin:
             whole = self.viewer.layout_name == "1x3" or (side is not None and side.isVisible())
             target = self.viewer if whole else self.viewer.primary  # side by side: both
             if self.reading.count() > 1:
-                target = self.reading  # every viewport of the grid
-            image = target.grab().toImage()
+                target = self.reading  # every viewport of the grid, without the active frame
+                self.reading.set_frames_visible(False)
+            try:
+                image = target.grab().toImage()
+            finally:
+                self.reading.set_frames_visible(True)
             caption = self.ai.export_caption() if hasattr(self, "ai") else None
             if caption is not None:
                 from medviewer.qt.export_caption import add_caption

@@ -470,6 +470,27 @@ def test_f6_moves_the_active_viewport_without_the_mouse(window, qtbot, series):
     assert w.actions["reading.next_viewport"].shortcut().toString() == "F6"
 
 
+def test_a_grid_exported_as_png_has_no_active_frame(window, qtbot, series, tmp_path):
+    from PySide6 import QtGui
+
+    w = window
+    load_into(qtbot, w, 1, series.prior)
+    w.reading.set_active(1)
+    path = w.export_png(str(tmp_path / "grid.png"), overlays=False)
+    img = QtGui.QImage(path).convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    orange = QtGui.QColor(ACTIVE_COLOUR)
+    hits = sum(
+        1
+        for y in range(0, img.height(), 2)
+        for x in range(0, img.width(), 2)
+        if abs(img.pixelColor(x, y).red() - orange.red()) < 30
+        and abs(img.pixelColor(x, y).green() - orange.green()) < 30
+        and abs(img.pixelColor(x, y).blue() - orange.blue()) < 30
+    )
+    assert hits == 0
+    assert ACTIVE_COLOUR in w.reading.cells[1].styleSheet()  # back on screen
+
+
 def test_files_dragged_over_a_viewport_still_reach_the_window(window, tmp_path):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path))])

@@ -124,8 +124,17 @@ class ReadingArea(QtWidgets.QWidget):
             self.set_active((self.active + step) % n)
         self.main_view(self.active).view.setFocus()
 
+    def set_frames_visible(self, visible: bool) -> None:
+        """Show or hide the viewports' frames (hidden while the grid is exported as PNG)."""
+        self._frames_hidden = not visible
+        self._paint_frames()
+
     def _paint_frames(self) -> None:
         single = self.count() == 1
+        if getattr(self, "_frames_hidden", False):
+            for cell in self.cells:
+                cell.setStyleSheet("" if single else _CELL_STYLE.format("black"))
+            return
         for n, cell in enumerate(self.cells):
             colour = ACTIVE_COLOUR if n == self.active and not single else "transparent"
             cell.setStyleSheet("" if single else _CELL_STYLE.format(colour))
