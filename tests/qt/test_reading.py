@@ -316,6 +316,13 @@ def test_compare_with_prior_links_by_a_manual_offset(window, qtbot, series):
     w.reading.set_active(0)
     w.viewer.primary.set_index(10)
     assert vp.plane_view.index == 8  # not linked yet: it stays
+    # another plane in viewport 2: nothing linked, and it says why
+    w.reading.set_plane(1, "coronal")
+    w.actions["reading.link_here"].trigger()
+    assert not w.reading.layout_state.offsets
+    assert any(m.startswith("Not linked: viewport 2 shows the coronal plane") for m in messages(w))
+    w.reading.set_plane(1, "axial")
+    vp.plane_view.set_index(8)
     w.actions["reading.link_here"].trigger()
     assert len(w.reading.layout_state.offsets) == 1
     w.viewer.primary.set_index(14)

@@ -144,13 +144,21 @@ class LinkController(QtCore.QObject):
             self.area.message.emit("Open a series in two viewports to link them", False)
             return []
         a, view_a = self.area.volume(src), self.area.main_view(src)
-        done = []
+        done, why_not = [], []
         for dst in loaded:
             b, view_b = self.area.volume(dst), self.area.main_view(dst)
             if dst == src or b.series.series_uid == a.series.series_uid:
                 continue  # one series is linked to itself by position, exactly
-            if view_b.plane != view_a.plane or self.refusal(src, dst):
-                continue  # an offset is along the slice normal: only for the same plane
+            if view_b.plane != view_a.plane:  # an offset is along the slice normal
+                why_not.append(
+                    f"viewport {dst + 1} shows the {view_b.plane} plane, the active one the "
+                    f"{view_a.plane}: show the same plane in both to link them here"
+                )
+                continue
+            refusal = linking.link_refusal(self._side(src), self._side(dst))
+            if refusal:
+                why_not.append(f"viewport {dst + 1}: {refusal}")
+                continue
             offset = linking.offset_for(
                 a, view_a.plane, view_a.index, b, view_b.plane, view_b.index
             )
@@ -162,6 +170,9 @@ class LinkController(QtCore.QObject):
             done.append(f"viewport {dst + 1} ({name}) linked with an offset of {offset:.1f} mm")
         for text in done:
             self.area.message.emit(text, False)
+        if not done:  # say why nothing was linked, never nothing at all
+            for text in why_not or ["no other viewport shows another series to link"]:
+                self.area.message.emit(f"Not linked: {text}", True)
         self.sync()
         return done
 
