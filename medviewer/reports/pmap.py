@@ -78,6 +78,12 @@ class HeatMap:
     info: HeatMapInfo
 
 
+UNPAIRED_BODY_PARTS = frozenset(
+    {"HEAD", "BRAIN", "SKULL", "NECK", "HEADNECK", "CSPINE", "TSPINE", "LSPINE", "SPINE",
+     "CHEST", "THORAX", "ABDOMEN", "PELVIS", "CHESTABDOMEN", "ABDOMENPELVIS", "WHOLEBODY"}
+)  # fmt: skip
+"""(0018,0015) Body Part Examined values (DICOM PS3.16 Annex L) that are not paired."""
+
 def check_heat_map(heat_map: np.ndarray, volume: Volume, k: int) -> np.ndarray:
     """``heat_map`` as a C-contiguous float32 (rows, cols) array, checked against slice ``k``
     of ``volume``: same shape, finite values in [0, 1]. Raises :class:`ReportError`."""
@@ -227,9 +233,21 @@ def make_pmap(
             f"the heat map of slice {k} of series {volume.series.key} cannot be encoded as a "
             f"DICOM parametric map ({exc})"
         ) from None
-    # General Series Laterality (type 2C): the source's, else empty (unknown to us) rather
-    # than absent, since a paired body part would require it
-    pmap.Laterality = src.header.get("Laterality", "")
+    # General Series Laterality (type 2C, required for a paired body part): the source's
+    # when it has one; absent for a body part known to be unpaired (a head: dciodvfy wants
+    # it absent, not empty); else empty, as nobody can tell whether it is paired
+    laterality = str(src.header.get("Laterality", "") or "")
+    source_part = str(src.header.get("BodyPartExamined", "") or "")
+    if source_part and not pmap.get("BodyPartExamined"):  # General Series, as the source
+        pmap.BodyPartExamined = source_part
+    body_part = source_part.upper()
+    if laterality:
+        pmap.Laterality = laterality
+    elif body_part in UNPAIRED_BODY_PARTS:
+        if "Laterality" in pmap:
+            del pmap.Laterality
+    else:
+        pmap.Laterality = ""
     return pmap
 
 

@@ -229,8 +229,17 @@ def test_live_rows_pause_cancel_and_resume(qtbot, window, archive, tmp_path, mon
     keys = [row.key for row in dock.rows()]
     assert len(set(keys)) == N_CT
     assert "Triage done" in panel.status_label.text()
+    assert "Cancel came" not in panel.status_label.text()
     assert "1 skipped" in panel.summary_label.text()  # the MR series, with its reason
     assert "MR" in panel.summary_label.toolTip()
+    # Cancel pressed while the last series was classified: done, and it says so
+    from medviewer.jobs import CancelToken
+
+    token = CancelToken()
+    token.cancel()
+    dock.runner._cancel = token
+    dock._triage_finished(summary)
+    qtbot.waitUntil(lambda: "Cancel came as the last series" in panel.status_label.text())
 
 
 def test_a_file_of_another_model_is_asked_about(qtbot, window, archive, tmp_path):

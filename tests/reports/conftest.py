@@ -73,6 +73,15 @@ def dciodvfy_errors(path: Path) -> list[str]:
     return [line for line in lines if line.startswith("Error")]
 
 
+def dciodvfy_lines(path: Path) -> list[str]:
+    """Every line dciodvfy prints for the file at ``path`` (errors and warnings)."""
+    tool = shutil.which("dciodvfy")
+    if tool is None:
+        pytest.skip("dicom3tools' dciodvfy is not installed (packaging/install-debian-deps.sh)")
+    run = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60)
+    return (run.stdout + run.stderr).splitlines()
+
+
 def dsrdump(path: Path) -> str:
     """dcmtk's dsrdump of ``path`` (it must read the file: exit 0)."""
     tool = shutil.which("dsrdump")

@@ -11,6 +11,7 @@ import pydicom
 import pytest
 
 from medviewer.ai.findings import series_flagged_slices
+from medviewer.dicom import load_volume, scan
 from medviewer.labels.schema import Region, SliceKey
 from medviewer.labels.store import LabelStore
 from medviewer.reports.common import ReportError, write_objects
@@ -18,7 +19,8 @@ from medviewer.reports.ko import make_ko, read_ko
 from medviewer.reports.pmap import make_pmap, read_pmap
 from medviewer.reports.sr import make_sr, read_sr, report_of
 from medviewer.reports.sr_model import NONE_FLAGGED
-from tests.reports.conftest import FLAGGED, dciodvfy_errors, dsrdump
+from medviewer.testing.synthetic import write_series
+from tests.reports.conftest import FLAGGED, dciodvfy_errors, dciodvfy_lines, dsrdump
 
 
 def _labels(tmp_path, volume):
@@ -104,6 +106,17 @@ def test_pmap_is_aligned_and_reads_back_bit_for_bit(tmp_path, volume):
                    version="1.0.0", sha256="ab" * 32)  # fmt: skip
     [path] = write_objects([("pmap", ds)], tmp_path)
     assert dciodvfy_errors(path) == []
+    # body part unknown: Laterality empty (it might be paired); a head is not: absent
+    assert pydicom.dcmread(path, stop_before_pixels=True).Laterality == ""
+    write_series(tmp_path / "head-ct", n_slices=6, rows=48, cols=48, body_part="HEAD")
+    head = load_volume(scan([tmp_path / "head-ct"]).all_series()[0])
+    ds_head = make_pmap(head, 4, heat, method="gradcam", target="lesion", model="m",
+                        version="1.0.0", sha256="ab" * 32)  # fmt: skip
+    assert ds_head.BodyPartExamined == "HEAD"
+    [head_path] = write_objects([("pmap", ds_head)], tmp_path / "head")
+    assert dciodvfy_errors(head_path) == []
+    assert not [line for line in dciodvfy_lines(head_path) if "Laterality" in line]
+    assert "Laterality" not in pydicom.dcmread(head_path, stop_before_pixels=True)
     back = read_pmap(path)
     assert back.map.dtype == np.float32
     np.testing.assert_array_equal(back.map, heat)

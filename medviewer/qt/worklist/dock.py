@@ -242,7 +242,10 @@ class WorklistDock(QtCore.QObject):
         self.panel.set_progress(None, None)
         if summary is not None:  # the file again: the rows stored before this run too
             sha = summary.model.sha256 if summary.model is not None else None
-            self.open_results(summary.results_path, sha, view.summary_text(summary))
+            text = view.summary_text(summary)
+            if self.runner.cancelling:  # Cancel came while the last series was classified
+                text = f"{text} (Cancel came as the last series finished: nothing was left)"
+            self.open_results(summary.results_path, sha, text)
         elif self.runner.cancelling:
             self._status(view.cancelled_text(self.runner.stored))
 
