@@ -70,6 +70,33 @@ class SliceOverlaysMixin:
         for block in self._corners.values():
             if block.scale() != scale:
                 block.setScale(scale)
+        self._clear_letters()
+
+    def _clear_letters(self) -> None:
+        """Move the top (bottom) orientation letter below (above) a corner block it would
+        sit on: corner text and letter both readable, the text kept at its size."""
+        w, h = self.view.width(), self.view.height()
+        for edge, corners, down in (
+            ("top", ("top_left", "top_right"), True),
+            ("bottom", ("bottom_left", "bottom_right"), False),
+        ):
+            letter = self._edges[edge]
+            letter.setPos(w / 2, MARGIN if down else h - MARGIN)
+            if not letter.has_text:
+                continue
+            rect = letter.sceneBoundingRect()
+            blocks = [
+                self._corners[c].sceneBoundingRect()
+                for c in corners
+                if self._corners[c].has_text and self._corners[c].isVisible()
+            ]
+            hit = [b for b in blocks if b.left() < rect.right() and rect.left() < b.right()]
+            if hit and down:
+                letter.setPos(w / 2, max(b.bottom() for b in hit) + 2)
+            elif hit:
+                letter.setPos(w / 2, min(b.top() for b in hit) - 2)
+            if not down:  # the scale bar stays just above the bottom letter
+                self._scale_bar.setPos(w / 2, letter.sceneBoundingRect().top() - 2)
 
     def corner_lines(self, corner: str) -> tuple[str, ...]:
         """The text lines shown in ``corner`` (for tests and exports)."""

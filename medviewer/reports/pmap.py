@@ -84,6 +84,7 @@ UNPAIRED_BODY_PARTS = frozenset(
 )  # fmt: skip
 """(0018,0015) Body Part Examined values (DICOM PS3.16 Annex L) that are not paired."""
 
+
 def check_heat_map(heat_map: np.ndarray, volume: Volume, k: int) -> np.ndarray:
     """``heat_map`` as a C-contiguous float32 (rows, cols) array, checked against slice ``k``
     of ``volume``: same shape, finite values in [0, 1]. Raises :class:`ReportError`."""

@@ -338,6 +338,13 @@ def test_corner_text_of_a_narrow_view_shrinks_until_left_and_right_no_longer_ove
     a, b = left.sceneBoundingRect(), right.sceneBoundingRect()
     assert left.scale() < 1.0 and a.right() <= b.left()  # side by side, no overlap
     assert b.right() <= 300
+    # nor over the orientation letter centred between them
+    view.set_orientation_labels({"left": "R", "right": "L", "top": "A", "bottom": "P"})
+    QtWidgets.QApplication.processEvents()
+    letter = view._edges["top"].sceneBoundingRect()  # moved below the text, not on it
+    assert not letter.intersects(left.sceneBoundingRect())
+    assert not letter.intersects(right.sceneBoundingRect())
+    assert letter.top() >= left.sceneBoundingRect().bottom()
     view.resize(W, H)
     QtWidgets.QApplication.processEvents()
     assert left.scale() == right.scale() == 1.0
