@@ -395,17 +395,22 @@ def test_a_failed_write_keeps_the_ui_on_the_stores_state(window, qtbot, monkeypa
     box.close()
 
 
+def _open_with_store(qtbot, store_path):
+    """A window whose label store is ``store_path``, on the sample; its store error box."""
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.settings.label_store = str(store_path)
+    w.show()
+    with qtbot.waitSignal(w.labeling.error_shown, timeout=30_000):
+        w.open_paths([str(sample_study_dir())])
+    return w, w.labeling.error_box
+
+
 def test_a_store_that_cannot_be_opened_offers_a_new_one(qtbot, tmp_path):
     bad = tmp_path / "labels.sqlite"
     bad.write_bytes(b"this is not an SQLite database" * 100)
     original = bad.read_bytes()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.settings.label_store = str(bad)
-    w.show()
-    with qtbot.waitSignal(w.labeling.error_shown, timeout=30_000):
-        w.open_paths([str(sample_study_dir())])
-    box = w.labeling.error_box
+    w, box = _open_with_store(qtbot, bad)
     assert box is not None and str(bad) in box.text()
     assert w.labeling.store is None
     fresh = next(b for b in box.buttons() if b.text().startswith("Start a new store"))
@@ -432,13 +437,7 @@ def test_a_damaged_store_offers_to_recover_the_readable_labels(qtbot, tmp_path):
     data[middle * 4096 : (middle + 1) * 4096] = b"\x07" * 4096  # one page scribbled over
     bad.write_bytes(bytes(data))
     original = bad.read_bytes()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.settings.label_store = str(bad)
-    w.show()
-    with qtbot.waitSignal(w.labeling.error_shown, timeout=30_000):
-        w.open_paths([str(sample_study_dir())])
-    box = w.labeling.error_box
+    w, box = _open_with_store(qtbot, bad)
     assert "damaged" in box.text()
     recover = next(b for b in box.buttons() if b.text().startswith("Recover the readable"))
     recover.click()
