@@ -119,6 +119,7 @@ class Receiver:
         ae.supported_contexts = storage_contexts()
         ae.add_supported_context(Verification)
         ae.require_calling_aet = list(self.callers)
+        ae.require_called_aet = True  # addressed to this station's AE title, as storescp can
         ae.maximum_associations = 16
         handlers = [
             (evt.EVT_CONN_OPEN, no_delay),
@@ -166,15 +167,20 @@ class Receiver:
 
     def _on_rejected(self, event) -> None:
         caller = _calling(event)
-        self._note(
-            Arrival(
-                "rejected",
-                caller,
-                f"refused an association from AE title {caller!r} "
-                f"({event.assoc.requestor.address}): it is not an allowed sender; add it in "
-                "Network > DICOM nodes to accept its studies",
+        where = f"AE title {caller!r} ({event.assoc.requestor.address})"
+        if caller in self.callers:  # an allowed sender that called another AE title
+            text = (
+                f"refused an association from {where}: it called an AE title other than this "
+                f"station's {self.local.ae_title!r}; set {self.local.ae_title} as the "
+                "destination's AE title on the sender"
             )
-        )
+        else:
+            text = (
+                f"refused an association from {where}: it is not an allowed sender; add it in "
+                "Network > DICOM nodes (or medviewer dicom nodes local --allow) to accept its "
+                "studies"
+            )
+        self._note(Arrival("rejected", caller, text))
 
     def _on_store(self, event) -> int:
         caller = _calling(event)

@@ -85,6 +85,11 @@ def test_an_unknown_calling_ae_is_rejected_and_the_receiver_goes_on(pacs, tmp_pa
         # an allowed sender still gets in
         sent = run_job(send_iter(_us(pacs), "OTHERPACS", [pacs.folders["rle"]]))
         assert sent.sent == len(series.slices) and not sent.failures
+        # but not when it calls another AE title than this station's
+        wrong = RemoteNode("me", "NOTME", "127.0.0.1", pacs.receiver_port)
+        with pytest.raises(Exception, match="AE title"):
+            run_job(send_iter(wrong, "OTHERPACS", [pacs.folders["rle"]]))
+        assert _wait_for(lambda: any("called an AE title" in a.message for a in receiver.events))
 
 
 def _dataset_bytes(**changes) -> bytes:
