@@ -63,13 +63,16 @@ class SliceOverlaysMixin:
         below half size. Unchanged sizes cost nothing."""
         room = self.view.width() - 3 * MARGIN
         need = max(
-            self._corners[left].boundingRect().width() + self._corners[right].boundingRect().width()
+            self._corners[left].natural_width + self._corners[right].natural_width
             for left, right in (("top_left", "top_right"), ("bottom_left", "bottom_right"))
         )
         scale = 1.0 if need <= room or need <= 0 else max(MIN_TEXT_SCALE, room / need)
+        # still too wide at the smallest size: each block its half, long lines shortened (…)
+        limit = room / 2 / scale if need * scale > room else None
         for block in self._corners.values():
             if block.scale() != scale:
                 block.setScale(scale)
+            block.set_max_width(limit)
         self._clear_letters()
 
     def _clear_letters(self) -> None:
@@ -218,7 +221,10 @@ class _TextBlock(QtWidgets.QGraphicsItem):
         self._metrics = QtGui.QFontMetricsF(font)
         self._h, self._v = h, v
         self._lines: tuple[str, ...] = ()
+        self._shown: tuple[str, ...] = ()  # the lines as drawn: shortened to _max_width
         self._widths: list[float] = []
+        self._natural = 0.0
+        self._max_width: float | None = None
         self._rect = QtCore.QRectF()
         self.setZValue(OVERLAY_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
@@ -233,15 +239,36 @@ class _TextBlock(QtWidgets.QGraphicsItem):
     def lines(self) -> tuple[str, ...]:
         return self._lines
 
+    @property
+    def natural_width(self) -> float:
+        """The width of the block with no line shortened (item units, before scaling)."""
+        return self._natural
+
     def set_lines(self, lines) -> None:
         lines = tuple(str(line) for line in lines)
         if lines == self._lines:
             return
-        self.prepareGeometryChange()
         self._lines = lines
-        self._widths = [self._metrics.horizontalAdvance(line) for line in lines]
+        self._natural = max((self._metrics.horizontalAdvance(x) for x in lines), default=0.0) + 2
+        self._layout()
+
+    def set_max_width(self, width: float | None) -> None:
+        """Shorten lines wider than ``width`` (item units) with an ellipsis; None: none."""
+        if width != self._max_width:
+            self._max_width = width
+            self._layout()
+
+    def _layout(self) -> None:
+        self.prepareGeometryChange()
+        limit = self._max_width
+        elide = QtCore.Qt.TextElideMode.ElideRight
+        self._shown = tuple(
+            self._metrics.elidedText(line, elide, max(limit - 2, 8.0)) if limit else line
+            for line in self._lines
+        )
+        self._widths = [self._metrics.horizontalAdvance(line) for line in self._shown]
         w = max(self._widths, default=0.0) + 2
-        h = len(lines) * self._metrics.lineSpacing() + 2
+        h = len(self._shown) * self._metrics.lineSpacing() + 2
         self._rect = QtCore.QRectF(-self._h * w, -self._v * h, w, h)
         self.update()
 
@@ -255,7 +282,7 @@ class _TextBlock(QtWidgets.QGraphicsItem):
         inner = self._rect.width() - 2
         step = self._metrics.lineSpacing()
         top = self._rect.top() + 1 + self._metrics.ascent()
-        for i, (line, width) in enumerate(zip(self._lines, self._widths)):
+        for i, (line, width) in enumerate(zip(self._shown, self._widths)):
             x = self._rect.left() + 1 + self._h * (inner - width)
             _outlined_text(p, x, top + i * step, line)
 

@@ -341,6 +341,14 @@ def test_corner_text_of_a_narrow_view_shrinks_until_left_and_right_no_longer_ove
     # nor over the orientation letter centred between them
     view.set_orientation_labels({"left": "R", "right": "L", "top": "A", "bottom": "P"})
     QtWidgets.QApplication.processEvents()
+    # narrower than half size allows: long lines are shortened (…), never drawn over each other
+    view.resize(170, 500)
+    QtWidgets.QApplication.processEvents()
+    a, b = left.sceneBoundingRect(), right.sceneBoundingRect()
+    assert left.scale() == pytest.approx(0.5) and a.right() <= b.left() and b.right() <= 170
+    assert view.corner_lines("top_left") == tuple(long)  # the text itself is kept whole
+    view.resize(300, 500)
+    QtWidgets.QApplication.processEvents()
     letter = view._edges["top"].sceneBoundingRect()  # moved below the text, not on it
     assert not letter.intersects(left.sceneBoundingRect())
     assert not letter.intersects(right.sceneBoundingRect())
