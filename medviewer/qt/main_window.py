@@ -102,8 +102,13 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.reading.primary_requested.connect(self.load_series)
         self.reading.message.connect(self._message)
         self.reading.message.connect(lambda text, _w: self.statusBar().showMessage(text, 8000))
-        self.slider.valueChanged.connect(self.viewer.set_primary_index)
-        self.viewer.primary_index_changed.connect(self._sync_slider)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.viewer.primary_index_changed.connect(lambda i: self._sync_slider(i, 0))
+        # the slider drives (and follows) the active viewport, as the keys do
+        self.reading.active_changed.connect(lambda _n: self._slider_follows_active())
+        for vp in self.reading.viewports:
+            vp.plane_view.index_changed.connect(lambda _p, i, n=vp.number: self._sync_slider(i, n))
+            vp.loaded.connect(lambda _n: self._slider_follows_active())
         self.viewer.cursor_info.connect(self.cursor_label.setText)
         self.viewer.window_changed.connect(lambda _w: self._select_window_entry())
         self._apply_settings()
@@ -284,8 +289,25 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
             self.messages_dock.show()
             self.resizeDocks([self.messages_dock], [110], QtCore.Qt.Orientation.Vertical)
 
-    def _sync_slider(self, index: int) -> None:
-        if self.slider.value() != index:
+    def _slider_moved(self, value: int) -> None:
+        n = self.reading.active
+        if n == 0:
+            self.viewer.set_primary_index(value)
+        else:
+            self.reading.main_view(n).set_index(value)
+
+    def _slider_follows_active(self) -> None:
+        n = self.reading.active
+        view = self.reading.main_view(n)
+        count = view.count() if (n == 0 or self.reading.volume(n) is not None) else 0
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(count - 1, 0))
+        self.slider.setValue(view.index)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(count > 1)
+
+    def _sync_slider(self, index: int, viewport: int = 0) -> None:
+        if viewport == self.reading.active and self.slider.value() != index:
             self.slider.blockSignals(True)
             self.slider.setValue(index)
             self.slider.blockSignals(False)

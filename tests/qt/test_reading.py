@@ -219,7 +219,12 @@ def test_scrolling_the_active_viewport_moves_the_linked_one(window, qtbot, serie
     qtbot.keyClick(vp.plane_view.view, Qt.Key.Key_Home)
     assert w.reading.active == 1 and vp.plane_view.index == 0
     assert nearest_ok(z_cur, primary.index, z_thick[0])
-    assert w.slider.value() == primary.index
+    # the slider follows and drives the active viewport, as the keys do
+    assert w.slider.value() == vp.plane_view.index and w.slider.maximum() == 9
+    w.slider.setValue(5)
+    assert vp.plane_view.index == 5 and nearest_ok(z_cur, primary.index, z_thick[5])
+    w.reading.set_active(0)
+    assert w.slider.value() == primary.index and w.slider.maximum() == 23
 
 
 def test_no_slice_there_shows_a_notice_not_a_wrong_slice(window, qtbot, series):
