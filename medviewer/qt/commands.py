@@ -116,6 +116,14 @@ class CommandsMixin:
     def _select_window_entry(self) -> None:
         current = self.session.window
         index = self._windows.index(current) if current in self._windows else -1
+        if index < 0 and current is not None:  # the same numbers under another name (a window
+            # restored from a hanging protocol keeps only its centre and width): that preset
+            same = [
+                i
+                for i, w in enumerate(self._windows)
+                if (w.center, w.width) == (current.center, current.width)
+            ]
+            index = same[0] if same else -1
         self.window_box.blockSignals(True)
         if index < 0 and current is not None:
             label = f"Custom {current.center:.0f}/{current.width:.0f}"

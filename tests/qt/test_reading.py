@@ -352,6 +352,11 @@ def test_compare_action_for_the_primary_series(window, qtbot, series):
 def test_hanging_protocol_saved_then_applied_on_reopening(window, qtbot, series):
     w = window
     load_into(qtbot, w, 1, series.thick)
+    bone = next(
+        i for i in range(w.window_box.count()) if w.window_box.itemText(i).startswith("Bone")
+    )
+    w.window_box.setCurrentIndex(bone)  # the primary in the bone window
+    assert w.session.window.name == "Bone"
     saved = protocols.save_hanging_layout(w, "Head two series")
     assert saved is not None and hanging.layouts_path().is_file()
     assert saved.modality == "CT" and saved.body_part == "HEAD"
@@ -363,6 +368,8 @@ def test_hanging_protocol_saved_then_applied_on_reopening(window, qtbot, series)
     assert vp.volume.series.series_uid == series.thick.series_uid
     assert again.session.series.series_uid == series.cur.series_uid
     assert any("'Head two series' applied" in m for m in messages(again))
+    # the window comes back under its name, not as "Custom 500/2500"
+    assert again.window_box.currentText().startswith("Bone ")
 
 
 @pytest.mark.parametrize(
