@@ -31,7 +31,7 @@ def build(window) -> dict[str, QtGui.QAction]:
     menu.addAction(act("file.quit", w.close, text="&Quit"))
 
     menu = w.menuBar().addMenu("&View")
-    menu.addAction(act("view.layout", w.toggle_layout, text="&MPR (1x3 layout)", checkable=True))
+    menu.addAction(act("view.layout", w.toggle_layout, text="&MPR: three planes", checkable=True))
     menu.addAction(act("view.fit", w.fit_views, text="&Fit to window"))
     menu.addAction(act("view.invert", w.toggle_invert, text="&Invert", checkable=True))
     menu.addAction(act("view.overlays", w.toggle_overlays, text="&Overlays", checkable=True))

@@ -108,7 +108,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("view.pan", "", "Pan", VIEW, mouse="Middle-drag / Space+left-drag"),
     Shortcut("view.overlays", "O", "Show or hide the text overlays", VIEW),
     Shortcut("view.deidentify", "D", "Hide or show patient identity in the overlays", VIEW),
-    Shortcut("view.layout", "L", "Switch layout: one view / three views (1x1, 1x3)", VIEW),
+    Shortcut("view.layout", "L", "MPR: axial, coronal and sagittal, or back to one plane", VIEW),
     # Reading layouts
     *(
         Shortcut(f"reading.grid_{grid}", f"Ctrl+{n}", f"Viewport grid {grid}: {text}", READING)
