@@ -10,6 +10,7 @@ both do.
 from __future__ import annotations
 
 import functools
+import html
 import logging
 from dataclasses import dataclass
 
@@ -207,7 +208,7 @@ class RunResults:
         n = len(self.predictions)
         return (
             f"<b>{self.model_text()}</b><br>Series ({method_text(result.method, n)}): "
-            f"{fmt_probs(result.probabilities)}"
+            f"{html.escape(fmt_probs(result.probabilities))}"
         )
 
     def cancelled_text(self) -> str:
@@ -222,8 +223,8 @@ class RunResults:
         top = top_name(p, self.classes)
         prob = float(p.probabilities.get(top, np.nan))
         return (
-            f"Slice {index + 1}: <b>{top}</b> {fmt_p(prob)} "
-            f"<span style='color:#9e9e9e'>({fmt_probs(p.probabilities)}) — "
+            f"Slice {index + 1}: <b>{top}</b> {html.escape(fmt_p(prob))} "
+            f"<span style='color:#9e9e9e'>({html.escape(fmt_probs(p.probabilities))}) — "
             f"{p.model} {p.version}</span>"
         )
 

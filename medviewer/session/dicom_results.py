@@ -14,6 +14,7 @@ medviewer.reports (highdicom) is imported only when a report is read.
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -236,8 +237,8 @@ def report_view(found: FoundReport) -> ReportView:
     weights = f"weights sha256 {sha[:SHA_SHOWN]}…" if sha else "weights sha256 not recorded"
     top = r.top
     series_text = (
-        f"Series ({r.method}): <b>{top}</b> {fmt_p(r.probabilities[top])}"
-        f"<br>{_probs(r.probabilities, limit=8)}"
+        f"Series ({r.method}): <b>{top}</b> {html.escape(fmt_p(r.probabilities[top]))}"
+        f"<br>{html.escape(_probs(r.probabilities, limit=8))}"
     )
     series_tip = (
         f"Study {r.study_uid}\nSeries {r.series_uid}\nAggregated over the slices by {r.method}"

@@ -9,6 +9,7 @@ Explanations are read by attribute like :class:`medviewer.ai.explain.Explanation
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import types
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ def _p_text(prob: float) -> str:
 def explanation_text(expl, index: int, model: str | None = None) -> ExplanationText:
     """The texts of ``expl`` shown over slice ``index``; ``model`` its "name version"."""
     prob = getattr(expl, "probability", None)
-    shown_prob = f" (p {_p_text(prob)})" if prob is not None else ""
+    shown_prob = f" (p {html.escape(_p_text(prob))})" if prob is not None else ""
     by = f" — {model}" if model else ""
     if expl.method in TARGET_INDEPENDENT:  # not "for <class>": no class chose this map
         title = f"{method_label(expl.method)}, the same for every class, slice {index + 1}{by}"

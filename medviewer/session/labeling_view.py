@@ -69,7 +69,10 @@ def suggestion_html(session, index: int) -> str:
         more = f" (+{len(caveats) - 1} more in the AI dock)" if len(caveats) > 1 else ""
         warn = f"<br><span style='color:#ffb74d'>⚠ {first}{more}</span>"
     return (
-        swatch(session.color_of(sg.label), f"<b>{sg.label}</b> {fmt_p(sg.probability)}{flag}")
+        swatch(
+            session.color_of(sg.label),
+            f"<b>{sg.label}</b> {html.escape(fmt_p(sg.probability))}{flag}",
+        )
         + f"<br>uncertainty {sg.entropy:.2f}<br>{sg.model}{extra}{warn}"
     )
 

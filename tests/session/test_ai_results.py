@@ -180,6 +180,14 @@ def test_probabilities_text_shows_the_four_most_probable():
     assert fmt_probs({"x": 0.99994, "y": 6e-05}) == "x >0.99 · y <0.01"
     assert fmt_probs({"x": 0.994, "y": 0.006}) == "x 0.99 · y 0.01"
     assert fmt_p(float("nan")) == "–"
+    # in the dock's rich text "<0.01" must stay text, not start a tag
+    r = RunResults(1)
+    r.add([Prediction(0, {"no lesion": 0.999, "lesion": 0.001}, 0, "m", "1", "ef" * 32, "cpu")])
+    assert "no lesion &gt;0.99" in r.slice_text(0) and "lesion &lt;0.01" in r.slice_text(0)
+    # in the dock's rich text "<0.01" must stay text, not start a tag
+    r = RunResults(1)
+    r.add([Prediction(0, {"no lesion": 0.999, "lesion": 0.001}, 0, "m", "1", "ef" * 32, "cpu")])
+    assert "no lesion &gt;0.99" in r.slice_text(0) and "lesion &lt;0.01" in r.slice_text(0)
 
 
 @pytest.mark.parametrize(
