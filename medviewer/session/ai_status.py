@@ -92,7 +92,8 @@ class ProgressView:
 
 
 def progress_idle() -> ProgressView:
-    return ProgressView(1, 0)
+    """Nothing run on this series (yet): an empty bar without the last run's words."""
+    return ProgressView(1, 0, "")
 
 
 def progress_busy() -> ProgressView:

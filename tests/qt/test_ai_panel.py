@@ -153,6 +153,7 @@ def test_choosing_another_model_puts_the_results_away(qtbot, panel8):
     text = panel8.series_label.text()
     assert "The results of tiny-ct 1.0.0" in text and "tiny-resnet 1.0.0 is chosen" in text
     assert panel8.explainer.shown is None
+    assert panel8.model_group.progress.format() == ""  # not "8 slices classified"
     panel8.model_box.setCurrentIndex(panel8.model_box.findData(TINY))
     assert dropped == [True]  # nothing left to put away
     run_to_end(qtbot, panel8)

@@ -51,7 +51,7 @@ def test_which_controls_a_run_leaves_usable(has_model, running, expected):
 
 
 def test_progress_of_a_run_from_start_to_end():
-    assert status.progress_idle() == ProgressView(1, 0, None)
+    assert status.progress_idle() == ProgressView(1, 0, "")  # no "44 slices classified" left
     assert status.progress_busy() == ProgressView(0, None, None)  # busy until the model loads
     loading = status.progress_step(Progress(0, None, "loading tiny-ct:1.0.0…"))
     assert loading == ProgressView(None, None, "loading tiny-ct:1.0.0…")  # keeps the busy bar
