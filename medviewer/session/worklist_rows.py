@@ -130,7 +130,7 @@ def make_row(result, review: ReviewStatus, deidentified: bool = False) -> Workli
         date_text(result.study_date, deidentified),
         series_text(result),
         result_text(result),
-        f"{float(result.suspicion):.2f}",
+        fmt_p(result.suspicion),  # 0.9999 is ">0.99", not "1.00"
         flagged_text(result.flagged_slices),
         review.text,
     )

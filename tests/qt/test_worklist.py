@@ -210,7 +210,7 @@ def test_live_rows_pause_cancel_and_resume(qtbot, window, archive, tmp_path, mon
     assert 1 <= shown < N_CT
     qtbot.wait(1200)
     assert len(dock.rows()) == shown  # nothing classified while paused
-    sus = [float(s) for s in cells(w, "suspicion")]
+    sus = [float(s.lstrip("<>")) for s in cells(w, "suspicion")]
     assert sus == sorted(sus, reverse=True)
     with qtbot.waitSignal(dock.runner.finished, timeout=TIMEOUT) as ended:
         panel.cancel_button.click()

@@ -227,3 +227,11 @@ def test_load_worklist_reads_results_and_review_status(tmp_path):
     wl = view.Worklist()
     wl.set_results(found.results, found.reviews, found.skipped, found.path)
     assert wl.summary_text() == "3 series · 2 suspicious · 3 not reviewed · 1 skipped"
+
+
+def test_a_near_certain_suspicion_is_not_rounded_to_one():
+    wl = view.Worklist()
+    wl.set_results([result("1.7", 0.99994, flagged=[1])], source="/r.sqlite")
+    (row,) = wl.rows()
+    cells = dict(zip(view.COLUMNS, row.cells))
+    assert cells["Suspicion"] == ">0.99" and cells["Series result"] == "lesion >0.99"
