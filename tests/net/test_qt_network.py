@@ -173,8 +173,11 @@ def test_a_query_fills_the_table_and_the_series_of_a_study(qtbot, pacs, configur
     assert found is not None
     w.network.query.panel.from_edit.setEnabled(True)
     w.network.query.panel.from_edit.setText("2026-01-01")
+    assert panel.studies.rowCount() > 0
     assert not w.network.query.search()
     assert "YYYYMMDD" in panel.status.text()
+    # a refused search does not leave the last search's rows as if they answered it
+    assert panel.studies.rowCount() == 0 and not panel.retrieve_study_button.isEnabled()
 
 
 def test_a_retrieve_shows_the_first_slice_before_it_is_complete(

@@ -109,6 +109,10 @@ class QueryDock(QtCore.QObject):
         try:
             query.checked("STUDY")
         except NodeError as exc:
+            # the rows of the last search do not answer this one: gone with it
+            p.studies.clear()
+            p.series.clear()
+            p.update_retrieve_buttons()
             p.status.setText(f"Not searched: {exc}")
             return False
         p.studies.clear()
