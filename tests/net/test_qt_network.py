@@ -81,6 +81,18 @@ def test_nodes_dialog_validates_saves_and_verifies(qtbot, pacs):
     editor.port_edit.setText(str(pacs.server.dicom_port))
     editor.accept()
     assert editor.isVisible() and "not a host name" in editor.errors["host"].text()
+    # every field wrong at once: the dialog grows so that no message is clipped
+    for field in (editor.name_edit, editor.ae_edit, editor.port_edit):
+        field.setText("")
+    editor.port_edit.setText("abc")
+    editor.accept()
+    qtbot.wait(50)
+    for label in editor.errors.values():
+        if label.text():
+            assert label.height() >= label.heightForWidth(label.width()) - 1, label.text()
+    editor.name_edit.setText("pacs")
+    editor.ae_edit.setText("ORTHANC")
+    editor.port_edit.setText(str(pacs.server.dicom_port))
     editor.host_edit.setText("127.0.0.1")
     editor.accept()
     assert not editor.isVisible() and [n.name for n in dialog.nodes] == ["pacs"]

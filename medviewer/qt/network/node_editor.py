@@ -69,6 +69,7 @@ class NodeEditor(QtWidgets.QDialog):
         for key, label in self.errors.items():
             label.set_error(errors.get(key))
         if node is None:
+            self.adjustSize()  # grow to the messages: none clipped or drawn over the next field
             return
         self._node = node
         super().accept()
