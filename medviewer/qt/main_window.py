@@ -189,7 +189,10 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         paths = getattr(self, "_opening_paths", [])
         for skipped in result.skipped:
             if skipped.code == NO_PIXEL_DATA:  # reports, key objects: not a fault of the file
-                self._message(f"Not an image, not shown: {skipped.path}: {skipped.reason}")
+                hint = ""
+                if " SR " in f" {skipped.reason} " or "Key Object" in skipped.reason:
+                    hint = " (a medviewer AI result among them is read into the AI dock)"
+                self._message(f"Not an image, not shown{hint}: {skipped.path}: {skipped.reason}")
             else:
                 self._message(f"Skipped {skipped.path}: {skipped.reason}", warning=True)
         if result.largest_series() is None:

@@ -74,7 +74,9 @@ def test_a_study_with_our_sr_shows_its_finding_list(qtbot, study):
     # the report is named in the Messages list as not an image, with no warning sign
     items = [w.messages.item(i) for i in range(w.messages.count())]
     notes = [i for i in items if str(study.sr_path) in i.text()]
-    assert len(notes) == 1 and notes[0].text().startswith("Not an image, not shown:")
+    assert len(notes) == 1 and notes[0].text().startswith(
+        "Not an image, not shown (a medviewer AI result among them is read into the AI dock):"
+    )
     assert notes[0].icon().isNull()
 
 
