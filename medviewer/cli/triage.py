@@ -134,7 +134,7 @@ def cmd_triage_run(args) -> int:
             bar.close()
     if summary is None:  # a rank other than 0 of a torchrun: rank 0 reports
         return 0
-    _print_run_summary(summary, args.json)
+    _print_run_summary(summary, args.json, asked=args.precision)
     return 0
 
 
@@ -146,7 +146,7 @@ def _stored(path, model):
         return store.results(model.sha256) if model else [], store.skipped()
 
 
-def _print_run_summary(summary, as_json: bool) -> None:
+def _print_run_summary(summary, as_json: bool, asked: str = "auto") -> None:
     from medviewer.triage import report
 
     results, skipped = _stored(summary.results_path, summary.model)
@@ -165,6 +165,15 @@ def _print_run_summary(summary, as_json: bool) -> None:
         f"({duration_text(summary.seconds)}{rate})\n"
         f"results: {summary.results_path}\n"
     )
+    if "fp32" in (summary.precision, asked) and summary.already:
+        from medviewer.triage.job import BF16_NOTE
+
+        kept = sum(1 for r in results if BF16_NOTE in r.warnings)
+        if kept:  # an fp32 run does not redo rows stored in bfloat16: say so
+            out.write(
+                f"note: {kept} stored series were classified in bfloat16 and were kept as "
+                "they are; give another --results file for float32 rows of them\n"
+            )
     _print_counts(counts, out)
     if results:
         out.write("\nmost suspicious first:\n")

@@ -67,8 +67,9 @@ class TriageOptions:
 
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_NOTE = (
-    "classified in bfloat16 (triage --precision bf16): probabilities may differ from "
-    "float32 by up to ~0.01; re-run the series in the AI dock for the float32 values"
+    "classified in bfloat16 (--precision auto on a CPU that computes it natively, or bf16): "
+    "probabilities may differ from float32 by up to ~0.01; re-run the series in the AI dock "
+    "for the float32 values"
 )
 
 

@@ -106,6 +106,16 @@ def test_run_again_repeats_nothing_and_prints_the_summary(triaged, archive, tmp_
     assert "not a diagnosis" in out
 
 
+def test_an_fp32_run_over_bfloat16_rows_says_they_were_kept(archive, tmp_path, capsys):
+    results = tmp_path / "bf16.sqlite"
+    code, _, err = _run(capsys, *_triage(archive, results, "--precision", "bf16"))
+    assert code == 0, err
+    code, out, err = _run(capsys, *_triage(archive, results, "--precision", "fp32"))
+    assert code == 0, err
+    assert f"0 series classified, {N_CT} already stored" in out
+    assert f"note: {N_CT} stored series were classified in bfloat16 and were kept" in out
+
+
 # -- the report --------------------------------------------------------------------------------
 def test_report_text_sorted_by_suspicion(triaged, capsys):
     results, _ = triaged
