@@ -161,8 +161,14 @@ class CommandsMixin:
         self.reading.fit()
 
     def toggle_invert(self, checked: bool) -> None:
-        self.session.user_invert = checked
-        self.reading.refresh()
+        self.reading.set_inverted(checked)
+
+    def _invert_follows_active(self) -> None:
+        """The Invert button shows the active viewport's own choice."""
+        action = self.actions["view.invert"]
+        action.blockSignals(True)
+        action.setChecked(self.reading.inverted())
+        action.blockSignals(False)
 
     def toggle_overlays(self, checked: bool) -> None:
         self.reading.set_overlays_visible(checked)

@@ -106,6 +106,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.viewer.primary_index_changed.connect(lambda i: self._sync_slider(i, 0))
         # the slider drives (and follows) the active viewport, as the keys do
         self.reading.active_changed.connect(lambda _n: self._slider_follows_active())
+        self.reading.active_changed.connect(lambda _n: self._invert_follows_active())
         for vp in self.reading.viewports:
             vp.plane_view.index_changed.connect(lambda _p, i, n=vp.number: self._sync_slider(i, n))
             vp.loaded.connect(lambda _n: self._slider_follows_active())

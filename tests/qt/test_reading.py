@@ -522,3 +522,29 @@ def test_files_dragged_over_a_viewport_still_reach_the_window(window, tmp_path):
     )
     QtWidgets.QApplication.sendEvent(window.viewer.primary.view.viewport(), enter)
     assert bool(enter.isAccepted())  # the window's own drop (open a folder) takes it
+
+
+def _shows_inverted(plane_view) -> bool:
+    lut = plane_view.view.image.lut
+    return lut is not None and int(np.asarray(lut)[0]) == 255
+
+
+def test_invert_applies_to_the_active_viewport_and_the_button_follows(window, qtbot, series):
+    w = window
+    vp = load_into(qtbot, w, 1, series.thick)
+    invert = w.actions["view.invert"]
+    w.reading.set_active(1)
+    invert.trigger()
+    assert vp.session.inverted and _shows_inverted(vp.plane_view)
+    assert not w.session.inverted and not _shows_inverted(w.viewer.primary)
+    w.reading.set_active(0)
+    assert not invert.isChecked()  # the button shows viewport 1's own choice
+    w.reading.set_active(1)
+    assert invert.isChecked()
+    invert.trigger()
+    assert not vp.session.inverted and not _shows_inverted(vp.plane_view)
+    # with window / level linked it goes to the linked viewports of the same modality
+    w.actions["reading.link_window"].trigger()
+    invert.trigger()
+    assert vp.session.inverted and w.session.inverted
+    assert _shows_inverted(w.viewer.primary)

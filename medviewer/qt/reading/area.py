@@ -175,7 +175,6 @@ class ReadingArea(QtWidgets.QWidget):
         widget.wanted_plane = state.plane
         widget.session.set_slab(state.slab)
         widget.session.deidentified = self.session.deidentified
-        widget.session.user_invert = self.session.user_invert
         widget.load(self.study_of(series), series, window=window or state.window)
 
     def clear_viewport(self, n: int) -> None:
@@ -260,9 +259,34 @@ class ReadingArea(QtWidgets.QWidget):
         self.viewer.refresh()
         for widget in self.viewports[: self.count() - 1]:
             widget.session.deidentified = self.session.deidentified
-            widget.session.user_invert = self.session.user_invert
             widget.refresh()
         self.links.sync(move=False)
+
+    def set_inverted(self, inverted: bool) -> list[int]:
+        """Invert the grey scale of the active viewport and, when window / level is linked,
+        of the linked viewports of the same modality (as a window preset goes); return the
+        viewports changed. Each viewport keeps its own choice, as in Weasis and RadiAnt."""
+        active = self.active
+        targets = [active]
+        volume = self.volume(active)
+        if self.layout_state.links.window and volume is not None:
+            modality = volume.series.modality
+            targets += [
+                n
+                for n in self.loaded()
+                if n != active and self.volume(n).series.modality == modality
+            ]
+        for n in targets:
+            self.viewport_session(n).user_invert = inverted
+            if n == 0:
+                self.viewer.refresh()
+            else:
+                self.viewports[n - 1].refresh()
+        return targets
+
+    def inverted(self, n: int | None = None) -> bool:
+        """Whether the user inverted viewport ``n`` (default: the active one)."""
+        return self.viewport_session(self.active if n is None else n).user_invert
 
     def set_overlays_visible(self, visible: bool) -> None:
         self.viewer.set_overlays_visible(visible)
