@@ -40,6 +40,7 @@ from medviewer.triage.store_file import (
     from_row,
     sqlite_error,
     to_row,
+    use_wal,
 )
 
 __all__ = [
@@ -102,6 +103,8 @@ class ResultsStore(OwnsConnection):
         try:
             if model is not None and not read_only:
                 self._check_model(self.models())
+                # only now: a refused file keeps every byte (and its rollback journal)
+                use_wal(self._conn, self.path, self.busy_timeout_s)
         except BaseException:
             self.close()
             raise
@@ -122,6 +125,20 @@ class ResultsStore(OwnsConnection):
             model=model,
             path=self.path,
         )
+
+    def close(self) -> None:
+        """Close the file. A writer that is the last one open turns the write-ahead log back
+        into the file (rollback journal), so no ``-wal`` / ``-shm`` files stay beside it and
+        later readers (``triage report``, the worklist) make none; the next run switches to
+        WAL again. With another connection open it leaves WAL as it is, without waiting."""
+        with self._lock:
+            if self._conn is not None and not self.read_only:
+                try:
+                    self._conn.execute("PRAGMA busy_timeout = 0")
+                    self._conn.execute("PRAGMA journal_mode = DELETE").fetchone()
+                except sqlite3.Error:
+                    pass  # another reader or writer still has it open: it stays in WAL
+            super().close()
 
     # -- errors and transactions ----------------------------------------------------------------
     def _count(self) -> int | None:

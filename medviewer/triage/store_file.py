@@ -202,8 +202,8 @@ def _prepare(
             if version == 0:
                 raise ResultsStoreError(f"the results file {path} holds no results (it is empty)")
             return
-        durable_wal(conn, f"the results file {path}", ResultsStoreError)
-        if version == 0:
+        if version == 0:  # an existing file switches to WAL once the store accepts it
+            durable_wal(conn, f"the results file {path}", ResultsStoreError)
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
                 conn.execute(statement)
@@ -218,6 +218,14 @@ def _prepare(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise sqlite_error(exc, "create the results file", path, timeout_s, None) from exc
+
+
+def use_wal(conn: sqlite3.Connection, path: Path, timeout_s: float) -> None:
+    """Switch a results file that a writer accepted to write-ahead logging (FULL sync)."""
+    try:
+        durable_wal(conn, f"the results file {path}", ResultsStoreError)
+    except sqlite3.Error as exc:
+        raise sqlite_error(exc, "open the results file for writing", path, timeout_s, None) from exc
 
 
 def sqlite_error(

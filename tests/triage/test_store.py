@@ -361,3 +361,24 @@ def test_concurrent_reader_while_a_writer_adds(tmp_path):
         assert not errors, errors
         assert seen == sorted(seen) and seen[-1] == n  # never a row lost or half-written
         assert writer.integrity() == "ok"
+
+
+def test_no_journal_files_stay_beside_the_results_file(tmp_path):
+    path = tmp_path / "r.sqlite"
+    side = [tmp_path / "r.sqlite-wal", tmp_path / "r.sqlite-shm"]
+    with ResultsStore(path, MODEL_A) as writer:
+        writer.add(make_result("1.1"))
+        assert side[0].exists()  # WAL while it writes: a crash loses nothing stored
+    assert not any(p.exists() for p in side)
+    with ResultsStore(path, read_only=True) as reader:  # triage report, the worklist
+        assert reader.done_keys() == {"1.1"}
+    assert not any(p.exists() for p in side)
+    with ResultsStore(path, MODEL_A) as writer:  # a resumed run writes in WAL again
+        assert writer.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        writer.add(make_result("1.2"))
+        with ResultsStore(path, read_only=True) as reader:
+            writer.close()  # a reader still open: the writer closes at once, WAL kept
+            assert reader.done_keys() == {"1.1", "1.2"}
+    with ResultsStore(path, MODEL_A):
+        pass
+    assert not any(p.exists() for p in side)
