@@ -145,6 +145,21 @@ def test_nothing_configured_opens_no_socket(qtbot, monkeypatch):
     assert opened == []
 
 
+def test_the_query_dock_gives_the_studies_the_width_and_the_image_its_height(qtbot):
+    w = _window(qtbot)
+    w.resize(1600, 1000)
+    viewer_before = w.viewer.height()
+    w.actions["network.query"].trigger()
+    qtbot.waitUntil(lambda: w.network.query.dock.isVisible())
+    panel = w.network.query.panel
+    qtbot.wait(50)
+    # the studies table (seven columns) gets more than half; series and retrieves share the rest
+    assert panel.study_table.width() > 0.55 * panel.splitter.width()
+    assert panel.series_table.width() > 0.3 * panel.splitter.width()
+    assert w.network.query.dock.height() <= 340
+    assert w.viewer.height() >= viewer_before - 340
+
+
 def _search(qtbot, w, **fields):
     q = w.network.query
     q.show()

@@ -107,14 +107,22 @@ class QueryPanel(QtWidgets.QWidget):
         row.addWidget(self.show_check)
         row.addStretch(1)
         col.addLayout(row)
+        # the studies get the width (seven columns); the chosen study's series sit above the
+        # retrieves, which are empty most of the time
+        side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        side.addWidget(series_box)
+        side.addWidget(self.retrieves)
+        side.setStretchFactor(0, 3)
+        side.setStretchFactor(1, 2)
+        side.setChildrenCollapsible(False)
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.study_table)
-        split.addWidget(series_box)
-        split.addWidget(self.retrieves)
-        split.setStretchFactor(0, 5)
-        split.setStretchFactor(1, 3)
-        split.setStretchFactor(2, 4)
-        split.setSizes([560, 340, 480])
+        split.addWidget(side)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([600, 400])
+        split.setChildrenCollapsible(False)
+        self.splitter = split
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -125,6 +133,11 @@ class QueryPanel(QtWidgets.QWidget):
         self.update_retrieve_buttons()
         self.study_table.selectionModel().selectionChanged.connect(self.update_retrieve_buttons)
         self.series_table.selectionModel().selectionChanged.connect(self.update_retrieve_buttons)
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 (Qt's name)
+        # the dock opens this tall (the tables scroll), leaving the image its height
+        hint = super().sizeHint()
+        return QtCore.QSize(hint.width(), min(hint.height(), 300))
 
     def _date_chosen(self, text: str) -> None:
         custom = text == "Between…"
