@@ -165,6 +165,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "Save the layout as a hanging protocol for this modality and body part",
         READING,
     ),
+    Shortcut(
+        "reading.manage_hanging",
+        "Ctrl+Shift+H",
+        "Hanging protocols: loosen a rule's series description, change a plane, delete",
+        READING,
+    ),
     # Cine
     Shortcut("cine.play", "P", "Play or pause cine", CINE),
     Shortcut("cine.faster", "]", "Cine faster", CINE),

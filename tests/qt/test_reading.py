@@ -548,3 +548,57 @@ def test_invert_applies_to_the_active_viewport_and_the_button_follows(window, qt
     invert.trigger()
     assert vp.session.inverted and w.session.inverted
     assert _shows_inverted(w.viewer.primary)
+
+
+def test_hanging_protocols_dialog_loosens_a_rule_previews_saves_and_deletes(
+    window, qtbot, series, monkeypatch
+):
+    from medviewer.qt.reading import protocols_dialog
+
+    w = window
+    load_into(qtbot, w, 1, series.thick)
+    protocols.save_hanging_layout(w, "Head two series")
+    w.reading.set_grid("1x1")
+    protocols.save_hanging_layout(w, "Head one")
+    dialog = protocols_dialog.show_dialog(w)
+    qtbot.addWidget(dialog)
+    assert dialog.list.count() == 2
+    dialog.list.setCurrentRow(0)
+    table = dialog.table
+    assert table.item(1, 2).text() == "Head thick"  # saved from the screen: exact
+    assert table.item(1, 5).text() == "#2 Head thick"  # what it takes in the open study
+    table.item(1, 2).setText("*thin*")
+    assert table.item(1, 5).text() == "nothing in the open study: left empty"
+    table.item(1, 2).setText("head*")  # loosened: the first series not shown yet
+    assert table.item(1, 5).text() == "#2 Head thick"
+    table.item(1, 4).setCheckState(QtCore.Qt.CheckState.Checked)  # from the prior
+    assert table.item(1, 5).text() == "#1 Head axial"
+    table.item(1, 4).setCheckState(QtCore.Qt.CheckState.Unchecked)
+    # bad input: refused with the reason, the file unchanged
+    before = hanging.layouts_path().read_text()
+    table.item(1, 2).setText("  ")
+    assert not dialog.save() and "needs a series description pattern" in dialog.status.text()
+    table.item(1, 2).setText("head*")
+    dialog.name_edit.setText("HEAD ONE")
+    assert not dialog.save() and "another protocol is named 'Head one'" in dialog.status.text()
+    dialog.name_edit.setText("")
+    assert not dialog.save() and "needs a name" in dialog.status.text()
+    assert hanging.layouts_path().read_text() == before
+    dialog.name_edit.setText("Head any two")
+    table.cellWidget(1, 3).setCurrentText("coronal")
+    assert dialog.save()
+    layouts, problems = hanging.load_layouts()
+    assert not problems and [hl.name for hl in layouts] == ["Head any two", "Head one"]
+    rule = layouts[0].viewports[1].rule
+    assert rule.description_pattern == "head*" and rule.plane == "coronal"
+    assert layouts[0].viewports[0].rule.description_pattern == "Head axial"  # untouched
+    # delete asks first
+    answer = QtWidgets.QMessageBox.StandardButton
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: answer.No)
+    dialog.list.setCurrentRow(1)
+    assert not dialog.delete() and len(hanging.load_layouts()[0]) == 2
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: answer.Yes)
+    assert dialog.delete()
+    assert [hl.name for hl in hanging.load_layouts()[0]] == ["Head any two"]
+    assert dialog.list.count() == 1
+    assert w.actions["reading.manage_hanging"].text() == "Hanging pro&tocols…"

@@ -28,7 +28,7 @@ PLANE_TEXT = {
 def build(window, a: dict) -> None:
     """Add the reading actions to ``window.view_menu`` and ``a``, and a second toolbar row
     (``window.reading_toolbar``: grid, links, slab, compare with prior)."""
-    from medviewer.qt.reading import compare, protocols
+    from medviewer.qt.reading import compare, protocols, protocols_dialog
 
     w, area = window, window.reading
 
@@ -103,6 +103,13 @@ def build(window, a: dict) -> None:
             "reading.save_hanging",
             lambda: protocols.save_hanging_layout(w),
             text="Save layout as &hanging protocol…",
+        )
+    )
+    menu.addAction(
+        act(
+            "reading.manage_hanging",
+            lambda: protocols_dialog.show_dialog(w),
+            text="Hanging pro&tocols…",
         )
     )
     w.addToolBarBreak()
