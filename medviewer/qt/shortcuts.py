@@ -308,8 +308,14 @@ def make_action(
     shown = entry.display_keys()
     action.setToolTip(f"{entry.description} ({shown})" if shown else entry.description)
     action.setStatusTip(entry.description)
-    if slot is not None:
-        action.triggered.connect(slot)
+    if slot is None:
+        pass
+    elif checkable:
+        action.triggered.connect(slot)  # the slot gets the new checked state
+    else:
+        # never pass triggered's ``checked`` (False) on: it would land in a slot's first
+        # optional argument (export_png(path=False) failed on every menu click)
+        action.triggered.connect(lambda _checked=False: slot())
     return action
 
 

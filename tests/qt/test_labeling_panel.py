@@ -152,6 +152,10 @@ def test_annotator_is_asked_once(qtbot, monkeypatch):
     from medviewer.settings import load_settings
 
     assert load_settings()[0].annotator == "Dr Who"
+    # the Change… button asks again (a click passes no 'checked' in for the name)
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getText", lambda *a, **k: ("Dr No", True))
+    w.labeling_panel.change_button.click()
+    assert w.settings.annotator == "Dr No"
     w.labeling.close()
 
 
@@ -510,7 +514,7 @@ def test_the_gui_stays_responsive_while_a_large_csv_imports(window, qtbot, tmp_p
     assert len(inside) >= 3, f"{len(inside)} heartbeat(s) in an import of {t1 - t0:.3f} s"
 
 
-def test_label_set_editor_saves_a_user_copy_and_keeps_old_labels(window, qtbot):
+def test_label_set_editor_saves_a_user_copy_and_keeps_old_labels(window, qtbot, monkeypatch):
     from medviewer.labels.label_sets import bundled_label_sets_dir, user_label_sets_dir
 
     w = window
@@ -532,7 +536,11 @@ def test_label_set_editor_saves_a_user_copy_and_keeps_old_labels(window, qtbot):
     dialog.table.item(last, 2).setText("Z")
     dialog.table.item(last, 1).setText("not a colour")
     assert not save.isEnabled() and "#rrggbb" in dialog.problem_label.text()
-    dialog.pick_color(QtGui.QColor("#123456"))
+    dialog.table.selectRow(last)
+    monkeypatch.setattr(
+        QtWidgets.QColorDialog, "getColor", staticmethod(lambda *a, **k: QtGui.QColor("#123456"))
+    )
+    dialog.color_button.click()  # the button, as a user does it
     assert save.isEnabled(), dialog.problem_label.text()
 
     dialog.table.selectRow(3)  # remove "uncertain"; move "calcification" up one

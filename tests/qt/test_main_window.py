@@ -463,3 +463,46 @@ def test_custom_window_preset_is_saved_and_offered_again(window, qtbot):
     again = open_window(qtbot, [str(sample_study_dir())])
     names = [again.window_box.itemText(i) for i in range(again.window_box.count())]
     assert any(n.startswith("Posterior fossa 55/120") for n in names)
+
+
+def _cancel_every_dialog(monkeypatch):
+    """File, input and message boxes answer Cancel / No; modal dialogs close at once."""
+    from PySide6 import QtWidgets
+
+    fd, box = QtWidgets.QFileDialog, QtWidgets.QMessageBox
+    for name in ("getSaveFileName", "getOpenFileName"):
+        monkeypatch.setattr(fd, name, staticmethod(lambda *a, **k: ("", "")))
+    monkeypatch.setattr(fd, "getOpenFileNames", staticmethod(lambda *a, **k: ([], "")))
+    monkeypatch.setattr(fd, "getExistingDirectory", staticmethod(lambda *a, **k: ""))
+    for name in ("getText", "getItem"):
+        monkeypatch.setattr(QtWidgets.QInputDialog, name, staticmethod(lambda *a, **k: ("", False)))
+    for name in ("question", "warning", "information", "critical"):
+        monkeypatch.setattr(box, name, staticmethod(lambda *a, **k: box.StandardButton.No))
+    monkeypatch.setattr(QtWidgets.QDialog, "exec", lambda self: 0)
+
+
+def test_every_menu_action_runs_from_its_menu_entry(window, qtbot, monkeypatch, tmp_path):
+    """A menu click passes ``checked`` to its slot: no slot may take it for an argument
+    (export_png(path=False) once failed on every click)."""
+    from PySide6 import QtWidgets
+
+    _cancel_every_dialog(monkeypatch)
+    skip = {"file.quit", "ai.run", "ai.finetune"}  # quits; heavy (tested in tests/qt/test_ai*)
+    for action_id, action in window.actions.items():
+        if not action.isCheckable() and action_id not in skip:
+            action.trigger()  # an exception in the slot fails the test (pytest-qt)
+    for widget in QtWidgets.QApplication.topLevelWidgets():
+        if isinstance(widget, QtWidgets.QDialog):
+            widget.close()
+    # and the two exports write their files when a file is chosen
+    png, nii = str(tmp_path / "view.png"), str(tmp_path / "series.nii.gz")
+    monkeypatch.setattr(
+        QtWidgets.QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (png, ""))
+    )
+    window.actions["file.export_png"].trigger()
+    assert not QtGui.QImage(png).isNull()
+    monkeypatch.setattr(
+        QtWidgets.QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (nii, ""))
+    )
+    window.actions["file.export_nifti"].trigger()
+    qtbot.waitUntil(lambda: getattr(window, "exported", None) == nii, timeout=20_000)

@@ -93,7 +93,7 @@ class LabelSetEditor(QtWidgets.QDialog):
         self.remove_button.clicked.connect(self.remove_class)
         self.up_button.clicked.connect(lambda: self.move_class(-1))
         self.down_button.clicked.connect(lambda: self.move_class(1))
-        self.color_button.clicked.connect(self.pick_color)
+        self.color_button.clicked.connect(lambda _checked=False: self.pick_color())
         self.table.itemChanged.connect(self._item_changed)
         self.name_edit.textChanged.connect(self.validate)
         self.description_edit.textChanged.connect(self.validate)

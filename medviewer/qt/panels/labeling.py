@@ -84,7 +84,7 @@ class LabelingDock(
 
     def _connect(self) -> None:
         p, w = self.panel, self.window
-        p.change_button.clicked.connect(self.change_annotator)
+        p.change_button.clicked.connect(lambda _checked=False: self.change_annotator())
         p.reviewer_check.toggled.connect(self.set_reviewer_mode)
         p.label_set_box.activated.connect(self._label_set_chosen)
         p.evidence_button.toggled.connect(self.set_evidence_mode)
