@@ -293,6 +293,13 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
             self.messages_dock.show()
             self.resizeDocks([self.messages_dock], [110], QtCore.Qt.Orientation.Vertical)
 
+    def _first_dock_sizes(self) -> None:
+        docks = [self.ai_dock, self.labeling_dock]
+        if all(d.isVisible() and not d.isFloating() for d in docks):
+            height = sum(d.height() for d in docks)
+            sizes = [int(height * 0.62), height - int(height * 0.62)]
+            self.resizeDocks(docks, sizes, QtCore.Qt.Orientation.Vertical)
+
     def _slider_moved(self, value: int) -> None:
         n = self.reading.active
         if n == 0:
@@ -335,6 +342,9 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         if s.window_state:
             self.restoreState(QtCore.QByteArray(base64.b64decode(s.window_state)))
             self.messages_dock.hide()
+        else:  # first start: the AI dock gets most of the right column (its results, plot
+            # and heat-map controls); the labels scroll
+            QtCore.QTimer.singleShot(0, self._first_dock_sizes)
         self.actions["view.overlays"].setChecked(s.overlays_visible)
         self.viewer.set_overlays_visible(s.overlays_visible)
         self.actions["view.deidentify"].setChecked(s.deidentified)

@@ -95,8 +95,10 @@ def class_tooltip(cls, shortcut_tip: str, clash: str | None) -> str:
 
 
 def class_button_text(cls, clash: str | None) -> str:
-    """The class button's text: "<key>  <name>", or the name when it has no usable key."""
-    return f"{cls.key}  {cls.name}" if cls.key and not clash else cls.name
+    """The class button's text: "<key>  <name>", or the name when it has no usable key;
+    underscores read as spaces ("hypodense lesion")."""
+    name = cls.name.replace("_", " ")
+    return f"{cls.key}  {name}" if cls.key and not clash else name
 
 
 def annotator_text(name: str) -> str:

@@ -206,8 +206,13 @@ def test_angle_drag_the_first_arm_then_click_the_second(known_spacing, qtbot):
     # drag the end of the second arm sideways: the angle follows
     w.session.measurements.update(m.id, (m.points[0], m.points[1], (24.0, 30.0)))
     tools.sync()
-    # first arm along the columns; second 20 rows (10 mm) down, 10 columns (8 mm) across
-    expected = math.degrees(math.atan2(20 * 0.5, 10 * 0.8))
+    # second arm 20 rows (10 mm) down, 10 columns (8 mm) across; the first arm as the mouse
+    # drew it (nearly along the columns; how nearly depends on the view's size)
+    (r0, c0), (rv, cv) = m.points[0], m.points[1]
+    a = np.array([(r0 - rv) * 0.5, (c0 - cv) * 0.8])
+    b = np.array([(24.0 - rv) * 0.5, (30.0 - cv) * 0.8])
+    expected = math.degrees(math.acos(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
+    assert expected == pytest.approx(math.degrees(math.atan2(10, 8)), abs=1.0)
     (label,) = tools.labels()
     assert label == f"{expected:.1f}°"
     w.actions["measure.angle"].trigger()  # off again

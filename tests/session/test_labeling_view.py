@@ -141,5 +141,9 @@ def test_table_row_and_class_texts():
     assert class_button_text(cls, None) == "2  lesion"
     assert class_button_text(cls, "Zoom in") == "lesion"
     assert class_button_text(LabelClass("x", "#fff", ""), None) == "x"
+    assert (
+        class_button_text(LabelClass("hypodense_lesion", "#fff", "K"), None)
+        == "K  hypodense lesion"
+    )
     assert annotator_text("") == "Annotator: <i>not set</i>"
     assert annotator_text("bob") == "Annotator: <b>bob</b>"

@@ -124,6 +124,7 @@ class AIPanel(QtWidgets.QWidget):
         e.opacity_slider.valueChanged.connect(self.explainer.opacity_changed)
         e.threshold_slider.valueChanged.connect(self.explainer.colour_changed)
         e.input_button.clicked.connect(self.show_model_input)
+        self.run_finished.connect(self._show_results)
 
     # -- model choice -------------------------------------------------------------------------
     def reload_models(self) -> None:
@@ -173,6 +174,13 @@ class AIPanel(QtWidgets.QWidget):
         if on:
             QtCore.QTimer.singleShot(
                 0, lambda: self.scroll.ensureWidgetVisible(self.explain_box.colorbar, 0, 40)
+            )
+
+    def _show_results(self, result) -> None:
+        """A run ended with a result: scroll the dock so its results are in view."""
+        if result is not None:
+            QtCore.QTimer.singleShot(
+                0, lambda: self.scroll.ensureWidgetVisible(self.results_box, 0, 0)
             )
 
     def _explain_settings_changed(self, *_args) -> None:

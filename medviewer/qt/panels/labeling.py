@@ -60,7 +60,13 @@ class LabelingDock(
         super().__init__(window)
         self.window = w = window
         self.panel = p = LabelingPanel(w)
-        self.dock = w._dock("Labels", "labels", p, "Right")
+        # in a scroll area: the Labels dock may be shorter than its controls, so the AI dock
+        # above it keeps room for its results
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(p)
+        self.dock = w._dock("Labels", "labels", scroll, "Right")
         self.session = LabelingSession(annotator=w.settings.annotator)
         self.store = None
         self.store_problem: str | None = None

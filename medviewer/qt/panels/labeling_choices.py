@@ -11,6 +11,9 @@ from medviewer.qt.shortcuts import by_id, label_class_id, taken_keys
 from medviewer.session.labeling import ALL_ANNOTATORS, Filters
 from medviewer.session.labeling_view import annotator_text, class_button_text, class_tooltip
 
+CLASS_COLUMNS = 3
+"""Class buttons a row: the full names stay readable in a narrow dock."""
+
 
 class LabelChoicesMixin:
     """Label set, class keys, annotator and filters of
@@ -88,8 +91,12 @@ class LabelChoicesMixin:
             button = QtWidgets.QToolButton()
             button.setDefaultAction(action)
             button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setSizePolicy(
+                QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed
+            )
             button.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-            p.class_row.addWidget(button)
+            n = len(p.class_buttons)
+            p.class_row.addWidget(button, n // CLASS_COLUMNS, n % CLASS_COLUMNS)
             p.class_buttons[cls.name] = button
         box = p.class_filter
         current = box.currentData()

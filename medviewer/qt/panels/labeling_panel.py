@@ -43,7 +43,7 @@ class LabelingPanel(QtWidgets.QWidget):
         row.addWidget(self.advance_check)
         outer.addLayout(row)
 
-        self.class_row = QtWidgets.QHBoxLayout()
+        self.class_row = QtWidgets.QGridLayout()  # CLASS_COLUMNS buttons a row
         self.class_row.setSpacing(2)
         outer.addLayout(self.class_row)
         self.class_buttons: dict[str, QtWidgets.QToolButton] = {}
