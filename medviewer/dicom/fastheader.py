@@ -69,6 +69,7 @@ WANTED: dict[int, tuple[str, str]] = {
     0x0020000E: ("SeriesInstanceUID", "str"),
     0x00200011: ("SeriesNumber", "num"),
     0x00200013: ("InstanceNumber", "num"),
+    0x00200020: ("PatientOrientation", "str"),
     0x00200032: ("ImagePositionPatient", "num"),
     0x00200037: ("ImageOrientationPatient", "num"),
     0x00200052: ("FrameOfReferenceUID", "str"),
@@ -89,6 +90,9 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00281054: ("RescaleType", "str"),
     0x00281055: ("WindowCenterWidthExplanation", "str"),
     0x00282110: ("LossyImageCompression", "str"),
+    0x20500020: ("PresentationLUTShape", "str"),
+    0x3004000C: ("GridFrameOffsetVector", "num"),
+    0x3004000E: ("DoseGridScaling", "num"),
 }
 # Attributes that need pydicom's full treatment: hand the file over.
 FALLBACK_TAGS = {

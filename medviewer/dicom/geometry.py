@@ -90,8 +90,8 @@ def assemble_stack(
         warnings.append(
             LoadWarning(
                 MISSING_SPACING,
-                "no (0028,0030) Pixel Spacing: distances are in pixels, not millimetres; "
-                "do not measure on this series",
+                "no usable (0028,0030) Pixel Spacing (missing, zero or negative): distances "
+                "are in pixels, not millimetres; do not measure on this series",
             )
         )
     orientation = first.orientation

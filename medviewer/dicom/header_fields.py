@@ -51,6 +51,28 @@ def vec(value, n: int) -> tuple[float, ...] | None:
     return tuple(vals)
 
 
+def positive_vec(value, n: int) -> tuple[float, ...] | None:
+    """``vec`` of a spacing: None unless every value is above zero (a Pixel Spacing of 0\\0
+    is no spacing at all; drawn with it the image would have no size)."""
+    vals = vec(value, n)
+    return vals if vals is not None and all(v > 0 for v in vals) else None
+
+
+_DIRECTIONS = set("LRAPHF")
+
+
+def patient_orientation(ds) -> tuple[str, str] | None:
+    """(0020,0020) Patient Orientation as (row direction, column direction), or None."""
+    value = ds.get("PatientOrientation")
+    if value is None or value == "":
+        return None
+    parts = str(value).split("\\") if isinstance(value, (str, bytes)) else [str(v) for v in value]
+    parts = [p.strip().upper() for p in parts]
+    if len(parts) != 2 or not all(p and set(p) <= _DIRECTIONS for p in parts):
+        return None
+    return parts[0], parts[1]
+
+
 def text(ds, keyword: str) -> str:
     value = ds.get(keyword, "")
     return "" if value is None else str(value).strip()
@@ -111,6 +133,8 @@ def functional(ds, frame: int, seq_name: str):
 
 def slices(path, ds, ts, n_frames, pixel_offset, big_endian) -> list[SliceRef]:
     slope = opt_float(ds.get("RescaleSlope"))
+    if slope is None:  # RT Dose: stored values x (3004,000E) Dose Grid Scaling are Gy
+        slope = opt_float(ds.get("DoseGridScaling"))
     intercept = opt_float(ds.get("RescaleIntercept"))
     base = dict(
         path=path,
@@ -120,10 +144,13 @@ def slices(path, ds, ts, n_frames, pixel_offset, big_endian) -> list[SliceRef]:
         big_endian=big_endian,
         has_modality_lut="ModalityLUTSequence" in ds,
         sop_instance_uid=text(ds, "SOPInstanceUID"),
+        patient_orientation=patient_orientation(ds),
     )
     position = vec(ds.get("ImagePositionPatient"), 3)
     orientation = vec(ds.get("ImageOrientationPatient"), 6)
-    spacing = vec(ds.get("PixelSpacing"), 2) or vec(ds.get("ImagerPixelSpacing"), 2)
+    spacing = positive_vec(ds.get("PixelSpacing"), 2) or positive_vec(
+        ds.get("ImagerPixelSpacing"), 2
+    )
     thickness = opt_float(ds.get("SliceThickness"))
     if n_frames == 1 and "PerFrameFunctionalGroupsSequence" not in ds:
         return [
@@ -141,6 +168,9 @@ def slices(path, ds, ts, n_frames, pixel_offset, big_endian) -> list[SliceRef]:
 
     refs = []
     step = opt_float(ds.get("SpacingBetweenSlices")) or thickness
+    # RT Dose: (3004,000C) Grid Frame Offset Vector, each frame's offset along the normal
+    offsets = floats(ds.get("GridFrameOffsetVector"))
+    offsets = offsets if len(offsets) == n_frames else []
     from medviewer.dicom.geometry import slice_normal
 
     for k in range(n_frames):
@@ -150,12 +180,13 @@ def slices(path, ds, ts, n_frames, pixel_offset, big_endian) -> list[SliceRef]:
         xform = functional(ds, k, "PixelValueTransformationSequence")
         f_pos = vec(pos_item.get("ImagePositionPatient"), 3) if pos_item else None
         f_ori = vec(ori_item.get("ImageOrientationPatient"), 6) if ori_item else orientation
-        f_sp = (vec(meas.get("PixelSpacing"), 2) if meas else None) or spacing
+        f_sp = (positive_vec(meas.get("PixelSpacing"), 2) if meas else None) or spacing
         f_th = (opt_float(meas.get("SliceThickness")) if meas else None) or thickness
-        if f_pos is None and position is not None and orientation is not None and step:
+        if f_pos is None and position is not None and orientation is not None and (step or offsets):
             try:
                 normal = slice_normal(orientation)
-                f_pos = tuple(float(p + k * step * n) for p, n in zip(position, normal))
+                along = offsets[k] - offsets[0] if offsets else k * step
+                f_pos = tuple(float(p + along * n) for p, n in zip(position, normal))
             except ValueError:
                 f_pos = None
         f_slope = opt_float(xform.get("RescaleSlope")) if xform else None

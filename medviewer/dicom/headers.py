@@ -75,6 +75,7 @@ class FileHeader:
     body_part: str = ""
     frame_of_reference_uid: str = ""
     slice_thickness: float | None = None
+    presentation_inverse: bool = False
 
 
 @dataclass
@@ -329,6 +330,7 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         body_part=fields.text(ds, "BodyPartExamined"),
         frame_of_reference_uid=fields.text(ds, "FrameOfReferenceUID"),
         slice_thickness=fields.opt_float(ds.get("SliceThickness")),
+        presentation_inverse=fields.text(ds, "PresentationLUTShape").upper() == "INVERSE",
     )
 
 

@@ -105,6 +105,10 @@ class SliceRef:
     """Byte offset of native (uncompressed, not deflated) pixel data in the file, else None."""
     big_endian: bool = False
     sop_instance_uid: str = ""
+    patient_orientation: tuple[str, str] | None = None
+    """(0020,0020) Patient Orientation: the patient directions of the rows (towards the right
+    edge) and the columns (towards the bottom), e.g. ("L", "F") for a PA chest film; the only
+    orientation a projection image (CR, DX, MG) or a cine without a position has."""
 
 
 @dataclass
@@ -153,6 +157,8 @@ class SeriesInfo:
     """(0020,0052): series that share it can be linked by patient position."""
     slice_thickness: float | None = None
     """(0018,0050) of the first image, in mm (None when absent)."""
+    presentation_inverse: bool = False
+    """(2050,0020) Presentation LUT Shape INVERSE: low values are drawn white."""
 
     @property
     def key(self) -> str:

@@ -245,6 +245,7 @@ def _make_series(files: list[FileHeader], *, is_multiframe: bool) -> SeriesInfo:
         body_part=first.body_part,
         frame_of_reference_uid=first.frame_of_reference_uid,
         slice_thickness=first.slice_thickness,
+        presentation_inverse=first.presentation_inverse,
     )
 
 

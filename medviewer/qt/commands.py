@@ -270,7 +270,7 @@ class CommandsMixin:
             self.reading.refresh()
         try:
             side = getattr(self, "ai_side", None)
-            whole = self.viewer.layout_name == "1x3" or (side is not None and side.isVisible())
+            whole = self.viewer.mpr_shown or (side is not None and side.isVisible())
             target = self.viewer if whole else self.viewer.primary  # side by side: both
             if self.reading.count() > 1:
                 target = self.reading  # every viewport of the grid, without the active frame

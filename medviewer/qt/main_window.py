@@ -111,6 +111,8 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
             vp.plane_view.index_changed.connect(lambda _p, i, n=vp.number: self._sync_slider(i, n))
             vp.loaded.connect(lambda _n: self._slider_follows_active())
         self.viewer.cursor_info.connect(self.cursor_label.setText)
+        self.viewer.mpr_refused.connect(lambda text: self._message(text, warning=True))
+        self.viewer.mpr_refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.viewer.window_changed.connect(lambda _w: self._select_window_entry())
         self._apply_settings()
         for problem in problems:

@@ -102,7 +102,7 @@ class PlaneView(QtWidgets.QFrame):
         if calibrated(volume) != self._scale_bar_shown:  # no mm scale bar on pixel units
             self._scale_bar_shown = calibrated(volume)
             self.view.set_scale_bar(visible=self._scale_bar_shown)
-        self.view.set_orientation_labels(overlay.orientation_labels(img.row_cos, img.col_cos))
+        self.view.set_orientation_labels(overlay.edge_labels(volume, img))
         self.update_corner_text()
         self._place_crosshair()
 

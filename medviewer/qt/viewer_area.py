@@ -19,6 +19,8 @@ class ViewerArea(QtWidgets.QWidget):
     primary_index_changed = QtCore.Signal(int)
     window_changed = QtCore.Signal(object)
     cursor_info = QtCore.Signal(str)
+    mpr_refused = QtCore.Signal(str)
+    """MPR is chosen but this series cannot be reformatted: why (shown as a message)."""
 
     def __init__(self, session, parent=None) -> None:
         super().__init__(parent)
@@ -62,6 +64,7 @@ class ViewerArea(QtWidgets.QWidget):
             view.index = plane_index
         self.apply_layout()
         self.refresh()
+        self._say_why_no_mpr()
 
     def refresh(self) -> None:
         for view in self.visible_views():
@@ -74,9 +77,16 @@ class ViewerArea(QtWidgets.QWidget):
         return self.views[self.primary_plane]
 
     def visible_views(self) -> list[PlaneView]:
-        if self.layout_name == "1x1":
+        if not self.mpr_shown:
             return [self.primary]
         return [self.views[p] for p in PLANES]
+
+    @property
+    def mpr_shown(self) -> bool:
+        """The three planes are on screen: MPR chosen, and the series can be reformatted."""
+        volume = self.session.volume
+        chosen = self.layout_name == "1x3"
+        return chosen and (volume is None or mpr.reformat_problem(volume) is None)
 
     # -- layout -----------------------------------------------------------------------------
     def set_layout(self, name: str) -> None:
@@ -85,9 +95,17 @@ class ViewerArea(QtWidgets.QWidget):
         self.layout_name = name
         self.apply_layout()
         self.refresh()
+        self._say_why_no_mpr()
+
+    def _say_why_no_mpr(self) -> None:
+        volume = self.session.volume
+        if self.layout_name == "1x3" and volume is not None:
+            problem = mpr.reformat_problem(volume)
+            if problem:
+                self.mpr_refused.emit(f"No MPR for this series: {problem}.")
 
     def apply_layout(self) -> None:
-        mpr_on = self.layout_name == "1x3"
+        mpr_on = self.mpr_shown
         for plane, view in self.views.items():
             view.setVisible(mpr_on or plane == self.primary_plane)
             view.show_crosshair(mpr_on)

@@ -116,6 +116,19 @@ def resolve_plane(volume: Volume, plane: str) -> str:
     return plane
 
 
+def reformat_problem(volume: Volume) -> str | None:
+    """Why ``volume`` cannot be reformatted into other planes (None: it can)."""
+    if volume.geometry.orientation == "unknown":
+        return (
+            "other planes (MPR) need each image's (0020,0032) Image Position and (0020,0037) "
+            "Image Orientation; this series has none (a projection image, a cine or a "
+            "secondary capture), so it is shown as acquired"
+        )
+    if volume.array.shape[0] < 2:
+        return "other planes (MPR) need more than one slice; this series has one image"
+    return None
+
+
 def acquired_plane(volume: Volume) -> str:
     """The anatomical plane whose normal is the slice (k) axis: the plane of the images."""
     assignment = axis_assignment(volume)

@@ -55,6 +55,36 @@ def orientation_labels(row_cos: Sequence[float], col_cos: Sequence[float]) -> di
     }
 
 
+_OPPOSITE = str.maketrans("LRAPHF", "RLPAFH")
+
+
+def positioned(volume: Volume) -> bool:
+    """Whether ``volume``'s images have a position and orientation in the patient: not so
+    for projection images (CR, DX, MG), most ultrasound and secondary captures, whose
+    orientation letters, slice position and reformats would be made up."""
+    return volume.geometry.orientation != "unknown"
+
+
+def edge_labels(volume: Volume, image: mpr.PlaneImage) -> dict[str, str]:
+    """The orientation letters of ``image`` (a plane of ``volume``): from the images'
+    orientation; without one, from the slice's (0020,0020) Patient Orientation (a chest film's
+    "L\\F": L on the right, F at the bottom); else none rather than made-up ones."""
+    if positioned(volume):
+        return orientation_labels(image.row_cos, image.col_cos)
+    slices = volume.series.slices
+    if image.plane == mpr.acquired_plane(volume) and image.index < len(slices):
+        po = slices[image.index].patient_orientation
+        if po:
+            rows, cols = po
+            return {
+                "left": rows.translate(_OPPOSITE),
+                "right": rows,
+                "top": cols.translate(_OPPOSITE),
+                "bottom": cols,
+            }
+    return {}
+
+
 def format_date(value: str) -> str:
     """DICOM DA ``YYYYMMDD`` as ``YYYY-MM-DD``; anything else is returned unchanged."""
     text = (value or "").strip()
@@ -164,8 +194,13 @@ def corner_texts(
         rows, cols = image.shape
         top_right.append(f"{rows} x {cols}")
         bottom_left.append(f"Im {image.index + 1}/{image.count}")
-        bottom_left.append(f"Pos {_mm(mpr.plane_position_mm(volume, image))} mm")
-        bottom_left.append(f"Thk {_thickness_mm(_thickness(volume, image))} mm")
+        if positioned(volume):
+            bottom_left.append(f"Pos {_mm(mpr.plane_position_mm(volume, image))} mm")
+            bottom_left.append(f"Thk {_thickness_mm(_thickness(volume, image))} mm")
+        else:  # no position to show; a thickness only when the file states one
+            thickness = _stated_thickness(volume, image)
+            if thickness is not None:
+                bottom_left.append(f"Thk {_thickness_mm(thickness)} mm")
     elif series is not None:
         fmt = series.pixel_format
         top_right.append(f"{fmt.rows} x {fmt.cols}")
@@ -186,15 +221,21 @@ def _clamp(index: int, count: int) -> int:
     return int(min(max(int(index), 0), max(count - 1, 0)))
 
 
-def _thickness(volume: Volume, image: mpr.PlaneImage) -> float:
-    """(0018,0050) Slice Thickness of an acquired slice, else the spacing along the normal."""
+def _stated_thickness(volume: Volume, image: mpr.PlaneImage) -> float | None:
+    """(0018,0050) Slice Thickness of an acquired slice, when the file gives one."""
     if image.plane == mpr.acquired_plane(volume):
         slices = volume.series.slices
         if image.index < len(slices):
             thickness = slices[image.index].slice_thickness
             if thickness and thickness > 0:
                 return float(thickness)
-    return mpr.slice_spacing(volume, image.plane)
+    return None
+
+
+def _thickness(volume: Volume, image: mpr.PlaneImage) -> float:
+    """(0018,0050) Slice Thickness of an acquired slice, else the spacing along the normal."""
+    stated = _stated_thickness(volume, image)
+    return stated if stated is not None else mpr.slice_spacing(volume, image.plane)
 
 
 def scale_bar_length_mm(view_width_mm: float) -> float:
@@ -225,6 +266,8 @@ __all__ = [
     "format_date",
     "format_person_name",
     "format_value",
+    "edge_labels",
     "orientation_labels",
+    "positioned",
     "scale_bar_length_mm",
 ]

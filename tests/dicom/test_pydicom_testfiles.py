@@ -169,6 +169,8 @@ def _rescaled(ds, frame: np.ndarray, index) -> np.ndarray:
     if shared and "PixelValueTransformationSequence" in shared[0]:
         xform = shared[0].PixelValueTransformationSequence[0]
         return frame * float(xform.RescaleSlope) + float(xform.RescaleIntercept)
+    if "DoseGridScaling" in ds and "RescaleSlope" not in ds:  # RT Dose: stored x scaling = Gy
+        return frame * float(ds.DoseGridScaling)
     return apply_modality_lut(frame, ds)
 
 

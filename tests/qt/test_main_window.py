@@ -511,3 +511,17 @@ def test_every_menu_action_runs_from_its_menu_entry(window, qtbot, monkeypatch, 
     )
     window.actions["file.export_nifti"].trigger()
     qtbot.waitUntil(lambda: getattr(window, "exported", None) == nii, timeout=20_000)
+
+
+def test_a_chest_film_gets_its_own_letters_and_mpr_is_refused_with_the_reason(qtbot):
+    from pydicom.data import get_testdata_file
+
+    w = open_window(qtbot, [get_testdata_file("RG1_UNCR.dcm")])
+    view = w.viewer.primary.view
+    assert view.orientation_labels() == {"left": "R", "right": "L", "top": "H", "bottom": "F"}
+    assert not any(t.startswith("Pos") for t in view.corner_lines("bottom_left"))
+    w.actions["view.layout"].trigger()  # MPR: three planes
+    assert w.viewer.visible_views() == [w.viewer.primary]
+    assert not w.viewer.views["coronal"].isVisible()
+    texts = [w.messages.item(i).text() for i in range(w.messages.count())]
+    assert any("No MPR for this series" in t and "Image Position" in t for t in texts)

@@ -19,6 +19,7 @@ from medviewer.errors import DicomError
 from medviewer.qt.reading.drop import SeriesDropFilter
 from medviewer.qt.reading.links import LinkController
 from medviewer.qt.reading.viewport import ViewportWidget, on_right_click
+from medviewer.session import mpr
 from medviewer.session.layout import GRIDS, ReadingLayout
 from medviewer.session.slab import Slab
 
@@ -217,6 +218,10 @@ class ReadingArea(QtWidgets.QWidget):
 
     def set_plane(self, n: int, plane: str) -> None:
         if 0 < n < self.count():
+            volume = self.viewports[n - 1].volume
+            problem = mpr.reformat_problem(volume) if volume is not None else None
+            if problem and plane != mpr.ACQUIRED:
+                self.message.emit(f"Viewport {n + 1} stays as acquired: {problem}.", True)
             self.layout_state.set_plane(n, plane)
             self.viewports[n - 1].set_plane(plane)
             self.links.sync()

@@ -137,7 +137,7 @@ class ViewportWidget(QtWidgets.QFrame):
     def _started(self) -> None:
         volume = self._shown = self.session.volume
         view = self.plane_view
-        view.plane = mpr.resolve_plane(volume, self.wanted_plane)
+        view.plane = _plane_for(volume, self.wanted_plane)
         view._fitted_shape = None
         view.index = mpr.from_index(volume, view.plane, self.session.cursor)[0]
         view.blank, view.notice = False, ""
@@ -158,7 +158,7 @@ class ViewportWidget(QtWidgets.QFrame):
         if volume is None:
             return
         view = self.plane_view
-        view.plane = mpr.resolve_plane(volume, plane)
+        view.plane = _plane_for(volume, plane)
         view._fitted_shape = None
         view.index = mpr.from_index(volume, view.plane, self.session.cursor)[0]
         view.blank, view.notice = False, ""
@@ -211,3 +211,10 @@ class ViewportWidget(QtWidgets.QFrame):
 
 
 __all__ = ["ViewportWidget", "on_right_click"]
+
+
+def _plane_for(volume: Volume, wanted: str) -> str:
+    """``wanted`` resolved; the acquired plane where the series cannot be reformatted."""
+    if wanted != mpr.ACQUIRED and mpr.reformat_problem(volume) is not None:
+        return mpr.acquired_plane(volume)
+    return mpr.resolve_plane(volume, wanted)
