@@ -5,10 +5,13 @@ Pure numpy; the same rules apply to single-frame series and to the frames of a m
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from medviewer.dicom.model import (
     DUPLICATE_POSITION,
+    GANTRY_TILT,
     MISSING_POSITION,
     MISSING_SPACING,
     NONUNIFORM_SPACING,
@@ -152,12 +155,24 @@ def assemble_stack(
     dist_sorted = distances[order]
 
     keep = [0]
-    dropped = 0
+    dropped = copies = 0
     for i in range(1, len(ordered)):
         if abs(dist_sorted[i] - dist_sorted[keep[-1]]) < SAME_POSITION_MM:
-            dropped += 1
+            uid = ordered[i].sop_instance_uid
+            if uid and uid == ordered[keep[-1]].sop_instance_uid and ordered[i].frame is None:
+                copies += 1  # the same image twice (a folder copied into itself, a CD twice)
+            else:
+                dropped += 1
         else:
             keep.append(i)
+    if copies:
+        warnings.append(
+            LoadWarning(
+                DUPLICATE_POSITION,
+                f"{copies} file(s) are copies of another image of this series (the same "
+                "(0008,0018) SOP Instance UID); each image is shown once",
+            )
+        )
     if dropped:
         warnings.append(
             LoadWarning(
@@ -189,6 +204,18 @@ def assemble_stack(
     else:
         z_sp = _thickness_or_one(first)
 
+    tilt = _shear_degrees(ordered, normal, z_sp)
+    if tilt:
+        step = abs(z_sp) * math.tan(math.radians(tilt))
+        warnings.append(
+            LoadWarning(
+                GANTRY_TILT,
+                f"the slices are sheared: each one lies {step:.2g} mm beside the last in its "
+                f"own plane (a gantry tilt of about {tilt:.1f} degrees); reformats (MPR) would "
+                "be distorted and are not offered. Positions and distances within a slice are "
+                "right",
+            )
+        )
     label = orientation_label(orientation)
     if label == "oblique":
         warnings.append(_oblique_warning(orientation))
@@ -201,8 +228,27 @@ def assemble_stack(
             tuple(float(v) for v in normal),
         ),
         orientation=label,
+        tilt_degrees=tilt,
     )
     return ordered, geometry, warnings
+
+
+def _shear_degrees(ordered: list[SliceRef], normal, z_sp: float) -> float:
+    """The angle (degrees) by which the slice positions step aside from the slice normal,
+    when they all step the same way (a gantry tilt); 0.0 for a straight stack."""
+    if len(ordered) < 3 or z_sp <= 0:
+        return 0.0
+    positions = np.array([s.position for s in ordered], dtype=float)
+    steps = np.diff(positions, axis=0)
+    normal = np.asarray(normal, dtype=float)
+    along = steps @ normal
+    aside = steps - np.outer(along, normal)
+    mean = aside.mean(axis=0)
+    shift = float(np.linalg.norm(mean))
+    spread = float(np.median(np.linalg.norm(aside - mean, axis=1)))
+    if shift < max(0.05, 0.01 * z_sp) or spread > 0.25 * shift:
+        return 0.0  # straight, or positions scattered rather than sheared
+    return float(np.degrees(np.arctan2(shift, float(np.median(along)))))
 
 
 def _thickness_or_one(ref: SliceRef) -> float:

@@ -15,6 +15,7 @@ OBLIQUE = "oblique"
 LOSSY_COMPRESSION = "lossy_compression"
 SLICE_UNREADABLE = "slice_unreadable"
 MISSING_SPACING = "missing_spacing"
+GANTRY_TILT = "gantry_tilt"
 
 # Codes of files a scan could not use (``Skipped.code``).
 NOT_DICOM = "not_dicom"
@@ -123,6 +124,9 @@ class Geometry:
     """Unit vectors of the column (i), row (j) and slice (k) index axes, in patient space."""
     orientation: str
     """axial | coronal | sagittal | oblique | unknown."""
+    tilt_degrees: float = 0.0
+    """How far the stack is sheared: a slice's shift in its own plane from the last, as an
+    angle to the slice normal (a gantry tilt). 0 for a stack whose slices lie straight."""
 
     def direction_matrix(self) -> np.ndarray:
         """3x3 matrix whose columns are the i, j, k axes (ITK convention)."""

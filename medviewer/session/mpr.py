@@ -126,6 +126,12 @@ def reformat_problem(volume: Volume) -> str | None:
         )
     if volume.array.shape[0] < 2:
         return "other planes (MPR) need more than one slice; this series has one image"
+    tilt = volume.geometry.tilt_degrees
+    if abs(tilt) >= 0.5:
+        return (
+            f"its slices are sheared by a gantry tilt of about {abs(tilt):.1f} degrees, so "
+            "reformats would be distorted; it is shown as acquired"
+        )
     return None
 
 

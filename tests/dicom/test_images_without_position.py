@@ -98,3 +98,47 @@ def test_presentation_lut_shape_inverse_is_drawn_inverted(tmp_path, photometric,
     ds.save_as(path)
     _series, volume = _load(path)
     assert volume.invert is inverted
+
+
+def _sheared(tmp_path, shift_per_slice):
+    written = write_series(tmp_path, n_slices=10, rows=16, cols=16, spacing=(2.5, 0.8, 0.8))
+    for path in written.paths:
+        ds = pydicom.dcmread(path)
+        x, y, z = (float(v) for v in ds.ImagePositionPatient)
+        k = round((z + 40.0) / 2.5)  # the synthetic origin is at z = -40
+        dy = shift_per_slice(k)
+        ds.ImagePositionPatient = [x, y + dy, z]
+        ds.save_as(path)
+    return _load(tmp_path)
+
+
+def test_a_gantry_tilted_stack_is_told_and_not_reformatted(tmp_path):
+    from medviewer.dicom.model import GANTRY_TILT
+
+    series, volume = _sheared(tmp_path, lambda k: 0.5 * k)  # 0.5 mm aside per 2.5 mm slice
+    assert volume.geometry.tilt_degrees == pytest.approx(np.degrees(np.arctan2(0.5, 2.5)), 0.01)
+    (warning,) = [w for w in series.warnings if w.code == GANTRY_TILT]
+    assert "0.5 mm beside the last" in warning.message and "11.3 degrees" in warning.message
+    assert "gantry tilt" in mpr.reformat_problem(volume)
+    # each slice keeps its own position
+    assert volume.index_to_patient(9, 0, 0)[1] - volume.index_to_patient(0, 0, 0)[1] == (
+        pytest.approx(4.5)
+    )
+
+
+def test_positions_scattered_rather_than_sheared_are_no_tilt(tmp_path):
+    jitter = [0.0, 0.3, -0.2, 0.1, -0.3, 0.2, 0.0, -0.1, 0.3, -0.2]
+    series, volume = _sheared(tmp_path, lambda k: jitter[k])
+    assert volume.geometry.tilt_degrees == 0.0
+    assert mpr.reformat_problem(volume) is None
+
+
+def test_a_file_copied_twice_is_called_a_copy_not_another_echo(tmp_path):
+    import shutil
+
+    written = write_series(tmp_path / "s", n_slices=6, rows=8, cols=8)
+    shutil.copy(written.paths[2], tmp_path / "s" / "copy-of-3.dcm")
+    series, volume = _load(tmp_path / "s")
+    assert volume.array.shape[0] == 6
+    (message,) = [w.message for w in series.warnings]
+    assert message.startswith("1 file(s) are copies of another image") and "echo" not in message
