@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,6 +16,9 @@ class Window:
     center: float
     width: float
     name: str = ""
+    lut: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """A non-linear window: uint8 grey levels spread evenly over ``levels`` (the file's VOI LUT
+    or a SIGMOID function); None for the usual linear ramp."""
 
     @property
     def levels(self) -> tuple[float, float]:
@@ -44,13 +47,40 @@ def presets_for(modality: str) -> tuple[Window, ...]:
 
 
 def header_windows(series: SeriesInfo) -> list[Window]:
-    """Windows stored in the file ((0028,1050) Window Center / (0028,1051) Width)."""
+    """Windows stored in the file: its (0028,3010) VOI LUT first, then (0028,1050) Window
+    Center / (0028,1051) Width, drawn through (0028,1056) VOI LUT Function SIGMOID when the
+    file says so."""
     out = []
+    if series.voi_lut is not None:
+        out.append(voi_lut_window(series.voi_lut))
+    sigmoid = series.voi_function == "SIGMOID"
     for i, (c, w) in enumerate(zip(series.window_centers, series.window_widths)):
         if w > 0:
             name = series.window_explanations[i] if i < len(series.window_explanations) else ""
-            out.append(Window(float(c), float(w), name or f"File {i + 1}"))
+            name = name or f"File {i + 1}"
+            out.append(sigmoid_window(c, w, name) if sigmoid else Window(float(c), float(w), name))
     return out
+
+
+def voi_lut_window(voi_lut: tuple, name: str = "File VOI LUT") -> Window:
+    """The file's VOI LUT (first_mapped, bits, table) as a window: values below the first
+    entry take its grey, above the last the last one's, as the standard says."""
+    first_mapped, bits, table = voi_lut
+    table = np.asarray(table, dtype=np.float64)
+    top = float(2 ** int(bits) - 1) if 0 < int(bits) <= 16 else float(table.max() or 1.0)
+    if table.max() > top:  # a descriptor whose bits understate the table's values
+        top = float(table.max())
+    grey = np.clip(np.round(table * (255.0 / top)), 0, 255).astype(np.uint8)
+    n = grey.size  # entry k is drawn for the value first_mapped + k
+    return Window(float(first_mapped) + n / 2.0, float(n), name, lut=grey)
+
+
+def sigmoid_window(center: float, width: float, name: str) -> Window:
+    """(0028,1056) SIGMOID: grey = 1 / (1 + exp(-4 (x - center) / width)), over center +- 2 width
+    (the curve is flat beyond)."""
+    x = np.linspace(-2.0, 2.0, 1024)
+    grey = np.round(255.0 / (1.0 + np.exp(-4.0 * x))).astype(np.uint8)
+    return Window(float(center), float(4.0 * width), f"{name} (sigmoid)", lut=grey)
 
 
 def auto_window(values: np.ndarray, percentiles=AUTO_PERCENTILES, max_samples=262_144) -> Window:
@@ -91,7 +121,12 @@ def to_display_uint8(values: np.ndarray, window: Window, invert: bool = False) -
     """Greyscale values -> 0..255 through ``window``; MONOCHROME1 inverted when asked."""
     lo, hi = window.levels
     scaled = (np.asarray(values, dtype=np.float32) - lo) * (255.0 / (hi - lo))
-    out = np.clip(scaled, 0, 255).astype(np.uint8)
+    if window.lut is not None:  # through the non-linear table, as the view draws it
+        n = window.lut.size
+        index = np.clip(scaled * (n / 255.0), 0, n - 1).astype(np.intp)
+        out = window.lut[index]
+    else:
+        out = np.clip(scaled, 0, 255).astype(np.uint8)
     if invert:
         np.subtract(255, out, out=out)
     return out

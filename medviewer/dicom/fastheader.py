@@ -89,6 +89,7 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00281053: ("RescaleSlope", "num"),
     0x00281054: ("RescaleType", "str"),
     0x00281055: ("WindowCenterWidthExplanation", "str"),
+    0x00281056: ("VOILUTFunction", "str"),
     0x00282110: ("LossyImageCompression", "str"),
     0x20500020: ("PresentationLUTShape", "str"),
     0x3004000C: ("GridFrameOffsetVector", "num"),

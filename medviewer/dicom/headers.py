@@ -76,6 +76,7 @@ class FileHeader:
     frame_of_reference_uid: str = ""
     slice_thickness: float | None = None
     presentation_inverse: bool = False
+    voi_function: str = "LINEAR"
 
 
 @dataclass
@@ -331,6 +332,7 @@ def _interpret(path: str, ds, fp, pixel_pos: int, size: int) -> FileHeader | Dic
         frame_of_reference_uid=fields.text(ds, "FrameOfReferenceUID"),
         slice_thickness=fields.opt_float(ds.get("SliceThickness")),
         presentation_inverse=fields.text(ds, "PresentationLUTShape").upper() == "INVERSE",
+        voi_function=fields.text(ds, "VOILUTFunction").upper() or "LINEAR",
     )
 
 

@@ -163,6 +163,8 @@ class SeriesInfo:
     """(0018,0050) of the first image, in mm (None when absent)."""
     presentation_inverse: bool = False
     """(2050,0020) Presentation LUT Shape INVERSE: low values are drawn white."""
+    voi_function: str = "LINEAR"
+    """(0028,1056) VOI LUT Function of the file's windows: LINEAR, LINEAR_EXACT or SIGMOID."""
 
     @property
     def key(self) -> str:

@@ -246,6 +246,7 @@ def _make_series(files: list[FileHeader], *, is_multiframe: bool) -> SeriesInfo:
         frame_of_reference_uid=first.frame_of_reference_uid,
         slice_thickness=first.slice_thickness,
         presentation_inverse=first.presentation_inverse,
+        voi_function=first.voi_function,
     )
 
 

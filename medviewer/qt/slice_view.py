@@ -116,6 +116,7 @@ class SliceView(SliceInteractionMixin, SliceOverlaysMixin, pg.GraphicsLayoutWidg
         self._spacing = (1.0, 1.0)
         self._transform = QtGui.QTransform()
         self._colour = False
+        self._invert = False
         self._window: Window | None = None
         self._levels: tuple[float, float] | None = None
         self._integer = True
@@ -155,7 +156,8 @@ class SliceView(SliceInteractionMixin, SliceOverlaysMixin, pg.GraphicsLayoutWidg
             self._integer = values.dtype.kind in "uib"
             self._window = window
             self._levels = self._levels_for(values, window)
-            self.image.setLookupTable(_INVERTED if invert else None, update=False)
+            self._invert = invert
+            self.image.setLookupTable(_lookup_table(window, invert), update=False)
             self.image.setImage(values, levels=self._levels, autoLevels=False)
         shape = (int(values.shape[0]), int(values.shape[1]))
         spacing = (float(spacing[0]), float(spacing[1]))
@@ -172,6 +174,7 @@ class SliceView(SliceInteractionMixin, SliceOverlaysMixin, pg.GraphicsLayoutWidg
         if self._colour or self.image.image is None:
             return
         self._levels = self._levels_for(self.image.image, window)
+        self.image.setLookupTable(_lookup_table(window, self._invert), update=False)
         self.image.setLevels(self._levels)
 
     @property
@@ -294,6 +297,15 @@ def _point(p) -> QtCore.QPointF:
 
 
 _INVERTED = np.arange(255, -1, -1, dtype=np.uint8)
+
+
+def _lookup_table(window: Window | None, invert: bool) -> np.ndarray | None:
+    """The grey levels a window draws with: its own table (a VOI LUT, SIGMOID), else the
+    linear ramp; reversed when inverted."""
+    if window is not None and window.lut is not None:
+        return 255 - window.lut if invert else window.lut
+    return _INVERTED if invert else None
+
 
 __all__ = [
     "CORNERS",

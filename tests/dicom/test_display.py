@@ -136,3 +136,34 @@ def test_voi_lut_clamps_outside_the_table():
     table = np.array([100, 200, 300, 400])
     values = np.array([-50, 9, 10, 11, 12, 13, 500])
     assert apply_voi_lut(values, (10, 16, table)).tolist() == [100, 100, 100, 200, 300, 400, 400]
+
+
+def test_the_files_voi_lut_is_the_default_window_and_draws_as_the_table(testdata):
+    path = testdata("vlut_04.dcm")
+    series = _series(path)
+    volume = load_volume(series)
+    window = default_window(series, volume.array[0])
+    assert window.name == "File VOI LUT" and window.lut is not None
+    first_mapped, bits, table = series.voi_lut
+    # what is drawn is the table's output (scaled to 8 bits), not a linear ramp
+    mapped = apply_voi_lut(volume.array[0], series.voi_lut).astype(np.float64)
+    expected = np.round(mapped * 255.0 / max(2**bits - 1, table.max()))
+    drawn = to_display_uint8(volume.array[0], window).astype(np.float64)
+    assert np.abs(drawn - expected).max() <= 1
+    linear = to_display_uint8(volume.array[0], Window(window.center, window.width))
+    assert not np.array_equal(drawn, linear)
+
+
+def test_sigmoid_voi_lut_function_draws_an_s_curve(tmp_path):
+    (path,) = write_series(tmp_path, n_slices=1, rows=1, cols=5).paths
+    ds = pydicom.dcmread(path)
+    ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction = 40, 80, "SIGMOID"
+    ds.save_as(path)
+    series = _series(tmp_path)
+    (window,) = header_windows(series)
+    assert window.name == "File 1 (sigmoid)" and window.lut is not None
+    values = np.array([[-1000.0, 20.0, 40.0, 60.0, 3000.0]])
+    drawn = to_display_uint8(values, window)[0]
+    sigmoid = 255.0 / (1.0 + np.exp(-4.0 * (values[0] - 40.0) / 80.0))
+    assert np.abs(drawn - sigmoid).max() <= 2
+    assert drawn[0] == 0 and drawn[-1] == 255 and drawn[2] in (127, 128)

@@ -149,6 +149,24 @@ def test_invert_uses_an_inverted_lookup_table(view):
     assert view.image.lut is None
 
 
+def test_a_voi_lut_window_draws_through_its_table_and_back(view):
+    from medviewer.dicom.display import voi_lut_window
+
+    # a steep S-shaped table over values 0..99: value v is drawn as table[v]
+    table = np.round(4095 / (1 + np.exp(-(np.arange(100) - 50) / 5.0))).astype(np.int64)
+    window = voi_lut_window((0, 12, table))
+    values = np.array([[10, 45, 50, 55, 90]], dtype=np.int16)
+    view.set_slice(values, window, spacing=(1.0, 1.0))
+    view.image.render()
+    drawn = [view.image.qimage.pixelColor(i, 0).value() for i in range(5)]
+    expected = np.round(table[values[0]] * 255 / 4095)
+    assert np.abs(np.array(drawn) - expected).max() <= 1
+    view.set_window(Window(50, 100))  # a linear window again: the ramp
+    assert view.image.lut is None
+    view.image.render()
+    assert view.image.qimage.pixelColor(1, 0).value() == pytest.approx(45 * 255 / 100, abs=2)
+
+
 # -- zoom and pan -------------------------------------------------------------------------------
 def test_right_drag_up_zooms_in_and_down_zooms_out(view, qtbot):
     zooms = record(view.view_changed)
