@@ -50,15 +50,22 @@ class Shortcut:
     description: str
     group: str
     mouse: str = ""
+    also: str = ""
+    """A second key for the same action (Ctrl+Y beside Ctrl+Shift+Z for redo)."""
 
     def key_sequence(self) -> QtGui.QKeySequence:
         return QtGui.QKeySequence(self.keys) if self.keys else QtGui.QKeySequence()
 
+    def key_sequences(self) -> list[QtGui.QKeySequence]:
+        """Every key of the entry: ``keys``, then ``also``."""
+        return [QtGui.QKeySequence(k) for k in (self.keys, self.also) if k]
+
     def display_keys(self) -> str:
         """What the help shows: native key names, then the mouse gesture."""
         parts = []
+        native = QtGui.QKeySequence.SequenceFormat.NativeText
         if self.keys:
-            parts.append(self.key_sequence().toString(QtGui.QKeySequence.SequenceFormat.NativeText))
+            parts.append(" or ".join(s.toString(native) for s in self.key_sequences()))
         if self.mouse:
             parts.append(self.mouse)
         return " / ".join(parts)
@@ -241,7 +248,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("labels.accept", "G", "Accept the model's suggestion for the slice", LABELING),
     Shortcut("labels.clear", "Backspace", "Clear your label of the slice", LABELING),
     Shortcut("labels.undo", "Ctrl+Z", "Undo your last labeling action", LABELING),
-    Shortcut("labels.redo", "Ctrl+Shift+Z", "Redo the labeling action undone", LABELING),
+    Shortcut(
+        "labels.redo", "Ctrl+Shift+Z", "Redo the labeling action undone", LABELING, also="Ctrl+Y"
+    ),
     Shortcut("labels.next_unlabeled", "J", "Next unlabeled slice", LABELING),
     Shortcut(
         "labels.next_disagreement", "W", "Next slice where the label and model differ", LABELING
@@ -304,7 +313,7 @@ def make_action(
     action.setObjectName(action_id)
     action.setCheckable(checkable)
     if entry.keys:
-        action.setShortcut(entry.key_sequence())
+        action.setShortcuts(entry.key_sequences())
     shown = entry.display_keys()
     action.setToolTip(f"{entry.description} ({shown})" if shown else entry.description)
     action.setStatusTip(entry.description)
@@ -327,9 +336,10 @@ def label_class_id(name: str) -> str:
 def taken_keys(exclude_prefix: str = "labels.class.") -> dict[int, str]:
     """Combined key code -> action id of every keyed entry, except ids with the prefix."""
     return {
-        s.key_sequence()[0].toCombined(): s.action_id
+        seq[0].toCombined(): s.action_id
         for s in SHORTCUTS
         if s.keys and not s.action_id.startswith(exclude_prefix)
+        for seq in s.key_sequences()
     }
 
 

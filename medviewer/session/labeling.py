@@ -86,6 +86,8 @@ class LabelingSession(LabelSuggestions, LabelNavigation):
         self._labels: dict[int, Annotation] = {}
         self._pending_regions: dict[int, Region] = {}
         self._suggestions: dict[int, Suggestion] = {}
+        self._last_uncertain: int | None = None
+        """The slice the last next_uncertain gave (Q walks on from it)."""
         self._path_hints: list[str] = []
 
     # -- state -----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class LabelNavigation:
     n_slices: int
     filters: Filters
     _labels: dict[int, Annotation]
+    _last_uncertain: int | None
 
     def matches(self, ann: Annotation | None) -> bool:
         """Whether ``ann`` passes the class and status filters."""
@@ -80,11 +81,19 @@ class LabelNavigation:
 
     def next_uncertain(self, start: int) -> int | None:
         """Active-learning order: the most uncertain unlabeled slice other than ``start``;
-        once every slice with a prediction is labeled, the next in the ranking after
-        ``start`` among the labels that pass the filters."""
+        from the slice the last call gave, still unlabeled, the next unlabeled one after it
+        in the ranking (so Q, Q, Q walks down the ranking instead of going back and forth
+        between the first two); once every slice with a prediction is labeled, the next in
+        the ranking after ``start`` among the labels that pass the filters."""
         order = self.uncertainty_order()
-        unlabeled = [k for k in order if k not in self._labels and k != start]
+        unlabeled = [k for k in order if k not in self._labels]
+        if start == self._last_uncertain and start in unlabeled and len(unlabeled) > 1:
+            found = unlabeled[(unlabeled.index(start) + 1) % len(unlabeled)]
+            self._last_uncertain = found
+            return found
+        unlabeled = [k for k in unlabeled if k != start]
         if unlabeled:
+            self._last_uncertain = unlabeled[0]
             return unlabeled[0]
         listed = [k for k in order if self.matches(self._labels.get(k))]
         if not listed:

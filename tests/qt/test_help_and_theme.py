@@ -74,11 +74,10 @@ def test_every_entry_is_well_formed_and_unique():
 def test_no_two_shortcuts_share_a_key():
     seen: dict[int, str] = {}
     for entry in sc.SHORTCUTS:
-        if not entry.keys:
-            continue
-        combined = entry.key_sequence()[0].toCombined()
-        assert combined not in seen, f"{entry.action_id} and {seen[combined]} share {entry.keys}"
-        seen[combined] = entry.action_id
+        for seq in entry.key_sequences():
+            combined = seq[0].toCombined()
+            assert combined not in seen, f"{entry.action_id} and {seen[combined]} share {seq}"
+            seen[combined] = entry.action_id
 
 
 def test_by_id_names_the_known_ids():

@@ -67,6 +67,9 @@ def test_label_every_slice_with_the_keyboard_in_one_pass(window, qtbot):
         press(qtbot, w, getattr(Qt.Key, f"Key_{key}"))
         expected[k] = KEYS[key]
     assert w.viewer.primary.index == N_SLICES - 1  # the last slice stays
+    # each key says what it stored, though the panel has moved on to the next slice
+    last = KEYS[keys[(N_SLICES - 1) % len(keys)]].replace("_", " ")
+    assert w.labeling_panel.message_label.text() == f"Slice 108: {last} stored — Ctrl+Z undoes"
     labels = stored(w)
     assert {k: a.label for k, a in labels.items()} == expected
     assert all(a.annotator == "alice" and a.source == "human" for a in labels.values())
@@ -102,6 +105,25 @@ def test_backspace_undo_redo_and_no_advance(window, qtbot):
     assert stored(w)[20].label == "hyperdense_lesion"
     assert w.viewer.primary.index == 20  # redo shows the slice it changed
     assert w.labeling_panel.progress_label.text() == "1/108 slices labeled"
+    assert w.labeling_panel.message_label.text() == "Redo: slice 21"
+    press(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert 20 not in stored(w) and w.labeling_panel.message_label.text() == "Undo: slice 21"
+    press(qtbot, w, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Y redoes too
+    assert stored(w)[20].label == "hyperdense_lesion"
+
+
+def test_g_without_a_model_run_says_so_on_the_message_line(window, qtbot):
+    from PySide6 import QtWidgets
+
+    w = window
+    w.viewer.set_primary_index(3)
+    press(qtbot, w, Qt.Key.Key_G)
+    assert 3 not in stored(w)
+    assert w.labeling_panel.message_label.text().startswith("No model suggestion for slice 4")
+    assert not [b for b in QtWidgets.QApplication.topLevelWidgets() if b.isVisible()
+                and isinstance(b, QtWidgets.QMessageBox)]  # fmt: skip
+    press(qtbot, w, Qt.Key.Key_N)  # the next key still labels: nothing to click away
+    assert stored(w)[3].label == "normal"
 
 
 def test_keys_in_a_text_field_stay_there(window, qtbot):

@@ -143,6 +143,10 @@ def test_suggestions_accept_and_navigation(labeling, store):
     # active learning: the most uncertain unlabeled slice, then the next
     assert labeling.next_uncertain(0) == 40
     assert labeling.next_uncertain(40) == 70
+    # Q, Q, Q without labeling walks down the ranking (not back to 40)
+    third = labeling.next_uncertain(70)
+    assert third not in (40, 70) and third not in (10, 20, 30, 50)
+    assert labeling.next_uncertain(third) not in (40, 70, third)
     assert labeling.next_unlabeled(9) == 11
     assert labeling.next_unlabeled(107) == 0
 

@@ -14,11 +14,18 @@ class LabelCommandsMixin:
 
     def assign(self, label: str) -> None:
         k = self.current
-        if self._write(self.session.assign, k, label) is None:
+        stored = self._write(self.session.assign, k, label)
+        if stored is None:
             return
-        self._after_write(k)
+        self._after_write(k, stored)
 
-    def _after_write(self, k: int) -> None:
+    def _after_write(self, k: int, stored=None) -> None:
+        if stored is not None:  # say what was stored: with Advance on, the panel moves on
+            name = stored.label.replace("_", " ")
+            how = " (the model's)" if stored.source == "model" else ""
+            text = f"Slice {k + 1}: {name}{how} stored — Ctrl+Z undoes"
+            self.message(text)
+            self.window.statusBar().showMessage(text, 4000)
         if self.panel.advance_check.isChecked() and k + 1 < self.session.n_slices:
             self._refresh_slice_strip_only(k)
             self.go_to(k + 1)  # shows the next slice; set_current_slice redraws the panel
@@ -29,8 +36,13 @@ class LabelCommandsMixin:
 
     def accept_suggestion(self) -> None:
         k = self.current
-        if self._write(self.session.accept_suggestion, k) is not None:
-            self._after_write(k)
+        if self.session.keys and self.session.suggestion(k) is None:
+            # said on the message line, as Q and W say it: no box to click away mid-keying
+            self.message(f"No model suggestion for slice {k + 1}: run the classifier (Ctrl+R)")
+            return
+        stored = self._write(self.session.accept_suggestion, k)
+        if stored is not None:
+            self._after_write(k, stored)
 
     def clear_label(self) -> None:
         k = self.current
@@ -61,7 +73,7 @@ class LabelCommandsMixin:
             self.message(f"{what.capitalize()} changed a label of another series")
             self.refresh_all()
             return
-        self.message("")
+        self.message(f"{what.capitalize()}: slice {index + 1}")
         self._refresh_slice(index)
         if index != self.current:
             self.go_to(index)
