@@ -238,6 +238,10 @@ def test_cancel_during_training_saves_nothing(qtbot, stores, registry, monkeypat
     leftovers = list(registry.user_dir.rglob(".tmp-*")) if registry.user_dir.exists() else []
     assert leftovers == []
     registry.load(BASE, device="cpu")  # the old model still loads
+    # Back leads to the options, with Train: another run without checking the data again
+    assert d.back_button.isVisible() and d.back_button.isEnabled()
+    d.back_button.click()
+    assert d.page_index == 1 and d.train_button.isVisible() and d.train_button.isEnabled()
     # closing the dialog while it trains asks, then cancels the same way
     asked = []
     monkeypatch.setattr(

@@ -184,6 +184,12 @@ def test_ai_menu_has_fine_tune_and_models(qtbot, tmp_path, monkeypatch):
     assert ft.base_ref == BASE
     assert ft.store_path.name == "labels.sqlite"
     qtbot.waitUntil(lambda: ft.overview is not None, timeout=10_000)
+    # a version saved by training is in the dock's list at once (not only once activated)
+    make_package(bundled / "tiny-ct" / "1.1.0", version="1.1.0")
+    assert w.ai_panel.model_box.findData("tiny-ct:1.1.0") < 0
+    ft.training_finished.emit(object())
+    assert w.ai_panel.model_box.findData("tiny-ct:1.1.0") >= 0
+    assert w.ai_panel.model_box.currentData() == BASE  # the active one stays chosen
     ft.close()
     assert isinstance(ft, QtWidgets.QDialog)
     w.close()

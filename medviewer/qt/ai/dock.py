@@ -235,6 +235,8 @@ class AIDock(QtCore.QObject):
             parent=self.window,
         )
         dialog.activated.connect(lambda _entry: self._models_changed())
+        # a new version is in the model list as soon as it is saved, not only once activated
+        dialog.training_finished.connect(lambda r: r is not None and self._models_changed())
         self.finetune_dialog = dialog
         dialog.show()
         return dialog

@@ -13,8 +13,9 @@ TRAIN_TIP_NO_PLAN = "Check the data first: training needs a usable plan"
 
 
 def back_target(page: int) -> int | None:
-    """The page Back leads to (None: Back does nothing)."""
-    return {OPTIONS: DATA, RESULT: TRAINING}.get(page)
+    """The page Back leads to (None: Back does nothing). From a run that was cancelled or
+    failed, Back leads to the options, to train again."""
+    return {OPTIONS: DATA, TRAINING: OPTIONS, RESULT: TRAINING}.get(page)
 
 
 def next_target(page: int, *, plan_ready: bool, has_result: bool) -> int | None:
@@ -64,7 +65,7 @@ def buttons(
     """The buttons in this state. ``defaults_set``: the training core is loaded and the
     options hold its defaults (checking needs the core)."""
     return Buttons(
-        back_visible=page in (OPTIONS, RESULT),
+        back_visible=page in (OPTIONS, RESULT) or (page == TRAINING and not has_result),
         back_enabled=not training,
         next_visible=page in (DATA, TRAINING),
         next_enabled=(page == DATA and plan_ready and not checking)
