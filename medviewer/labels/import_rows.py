@@ -52,10 +52,33 @@ def _read_text(path: Path) -> str:
         raise LabelStoreError(f"cannot read {path} ({exc.strerror or exc})") from exc
 
 
+def _class_named(label_set: LabelSet, label: str) -> str:
+    """The class ``label`` means when only its case or its spaces differ ("Normal",
+    "hypodense lesion"); else ``label`` itself."""
+    wanted = label.casefold().replace(" ", "_").replace("-", "_")
+    found = [n for n in label_set.names if n.casefold() == wanted]
+    return found[0] if len(found) == 1 else label
+
+
+def _delimiter(text: str) -> str:
+    """ "," unless the header row is separated by ";" or tabs only (Excel saves ";" where the
+    decimal mark is a comma)."""
+    first = text.split("\n", 1)[0]
+    if "," not in first:
+        for candidate in (";", "\t"):
+            if candidate in first:
+                return candidate
+    return ","
+
+
 def csv_records(path: Path, warnings: list[str]) -> list[tuple[int, dict[str, Any]]]:
     """(line, fields) per data row; the whole file is refused when columns are missing."""
     text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = _delimiter(text)
+    if delimiter != ",":
+        name = "semicolons" if delimiter == ";" else "tabs"
+        warnings.append(f"{path} separates its columns with {name}: read that way")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -251,6 +274,8 @@ def record_annotation(
     label = _text(rec, "label")
     if not label:
         raise RowError("label is empty")
+    if label_set.by_name(label) is None:
+        label = _class_named(label_set, label)
     if label_set.by_name(label) is None:
         raise RowError(
             f"label {label!r:.40} is not a class of the label set {label_set.name} "

@@ -189,6 +189,26 @@ def test_minimal_csv_uses_defaults_and_warns(tmp_path, store):
     assert (ann.status, ann.source, ann.scope) == ("final", "human", "slice")
 
 
+def test_excel_semicolons_and_class_names_in_another_case_are_read(tmp_path, store):
+    path = write_csv(
+        tmp_path / "excel.csv",
+        "1.2;1.2.3;1.2.3.1;Normal;alice",
+        "1.2;1.2.3;1.2.3.2;hypodense lesion;alice",
+        "1.2;1.2.3;1.2.3.3;HYPERDENSE_LESION;alice",
+        "1.2;1.2.3;1.2.3.4;tumour;alice",
+        header="study_uid;series_uid;sop_uid;label;annotator",
+    )
+    report = import_labels(store, path)
+    assert report.imported == 3
+    assert any("semicolons" in w for w in report.warnings)
+    assert {a.key.sop_uid: a.label for a in store.query()} == {
+        "1.2.3.1": "normal",
+        "1.2.3.2": "hypodense_lesion",
+        "1.2.3.3": "hyperdense_lesion",
+    }
+    assert "label 'tumour' is not a class" in report.skipped[0].reason
+
+
 def test_bad_json_files(tmp_path, store):
     bad = tmp_path / "bad.json"
     bad.write_text('{"labels": [\n  {"study_uid": "1.2",}\n]}')

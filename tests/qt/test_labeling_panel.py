@@ -594,3 +594,35 @@ def test_label_set_editor_saves_a_user_copy_and_keeps_old_labels(window, qtbot, 
     assert stored(w)[1].label == "calcification"
     press(qtbot, w, Qt.Key.Key_U)  # the removed class's key does nothing now
     assert 2 not in stored(w)
+
+
+def test_agreement_lists_disagreements_in_slice_order_and_adjudicates(window, qtbot):
+    w = window
+    w.labeling_panel.advance_check.setChecked(False)
+    alice = {60: Qt.Key.Key_N, 2: Qt.Key.Key_B, 30: Qt.Key.Key_K, 7: Qt.Key.Key_N}
+    bob = {60: Qt.Key.Key_K, 2: Qt.Key.Key_N, 30: Qt.Key.Key_K, 7: Qt.Key.Key_B}
+    for name, keys in (("alice", alice), ("bob", bob)):
+        assert w.labeling.change_annotator(name)
+        for k, key in keys.items():  # labelled out of slice order
+            w.viewer.set_primary_index(k)
+            press(qtbot, w, key)
+    w.actions["labels.agreement"].trigger()
+    dialog = w.labeling.agreement_dialog
+    qtbot.addWidget(dialog)
+    dialog.set_pair("alice", "bob")
+    assert "4 slices labeled by both" in dialog.summary.text()
+    assert "3 disagreements" in dialog.summary.text()
+    rows = [[dialog.table.item(r, c).text() for c in range(3)] for r in range(3)]
+    assert rows == [
+        ["3", "hyperdense_lesion", "normal"],
+        ["8", "normal", "hyperdense_lesion"],
+        ["61", "normal", "hypodense_lesion"],
+    ]
+    header = dialog.table.horizontalHeader()
+    assert header.sectionSize(1) >= dialog.table.fontMetrics().horizontalAdvance(
+        "hyperdense_lesion"
+    )
+    dialog.table.selectRow(2)
+    assert dialog.adjudicate(2, "hypodense_lesion")
+    consensus = stored(w, "consensus")
+    assert consensus[60].label == "hypodense_lesion"

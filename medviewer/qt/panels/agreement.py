@@ -92,13 +92,20 @@ class AgreementDialog(QtWidgets.QDialog):
             f"{result.observed:.1%}; Cohen's kappa {kappa}; "
             f"{len(result.disagreements)} disagreements"
         )
-        self._disagreements = list(result.disagreements)
+
+        # in slice order (this series' slices by their number, other series after them)
+        def order(entry):
+            index = self.dock.session.index_of(entry[0])
+            return (index is None, index if index is not None else 0, entry[0].sop_uid)
+
+        self._disagreements = sorted(result.disagreements, key=order)
         self.table.setRowCount(len(self._disagreements))
         for r, (key, la, lb) in enumerate(self._disagreements):
             index = self.dock.session.index_of(key)
             where = str(index + 1) if index is not None else f"{key.sop_uid[-12:]} (other series)"
             for c, text in enumerate((where, la, lb)):
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()  # class names whole, not "hyperdense_l…"
 
     @property
     def kappa_text(self) -> str:
