@@ -9,6 +9,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from medviewer.qt.shortcuts import SHORTCUTS, Shortcut, grouped
 
 
+KEYS_COLUMN_MAX = 230
+"""The keys column's widest: a long mouse gesture wraps instead of squeezing the actions."""
+
+
 class HelpDialog(QtWidgets.QDialog):
     """A read-only table of the shortcuts: a bold row per group, then "keys | action" rows."""
 
@@ -20,7 +24,7 @@ class HelpDialog(QtWidgets.QDialog):
         super().__init__(parent)
         self.setWindowTitle("medviewer — keyboard and mouse")
         self.setModal(False)
-        self.resize(560, 680)
+        self.resize(780, 720)
         self._shortcuts = list(shortcuts)
 
         self.table = QtWidgets.QTableWidget(0, 2, self)
@@ -30,11 +34,16 @@ class HelpDialog(QtWidgets.QDialog):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
         self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
+        # every line whole: long descriptions and gestures wrap rather than end in "…"
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(QtCore.Qt.TextElideMode.ElideNone)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self._fill()
+        self.table.resizeColumnToContents(0)
+        header.resizeSection(0, min(header.sectionSize(0), KEYS_COLUMN_MAX))
+        header.sectionResized.connect(lambda *_a: self.table.resizeRowsToContents())
 
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
@@ -59,6 +68,7 @@ class HelpDialog(QtWidgets.QDialog):
                 keys = QtWidgets.QTableWidgetItem(entry.display_keys())
                 keys.setData(QtCore.Qt.ItemDataRole.UserRole, entry.action_id)
                 action = QtWidgets.QTableWidgetItem(entry.description)
+                action.setToolTip(entry.description)
                 for item in (keys, action):
                     item.setFlags(
                         QtCore.Qt.ItemFlag.ItemIsEnabled | QtCore.Qt.ItemFlag.ItemIsSelectable
@@ -66,6 +76,14 @@ class HelpDialog(QtWidgets.QDialog):
                 self.table.setItem(row, 0, keys)
                 self.table.setItem(row, 1, action)
                 row += 1
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.table.resizeRowsToContents()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self.table.resizeRowsToContents()
 
     def rows(self) -> list[tuple[str, str, str]]:
         """``(action_id, keys as shown, description)`` for every shortcut row, in order."""

@@ -152,3 +152,23 @@ def test_missing_style_sheet_falls_back_to_the_palette(restore_app_look, tmp_pat
     assert dark_palette().color(QtGui.QPalette.ColorRole.Window) == app.palette().color(
         QtGui.QPalette.ColorRole.Window
     )
+
+
+def test_every_help_line_is_readable_whole(qtbot):
+    """No description ends in "…": one wider than its column wraps onto a taller row."""
+    from medviewer.qt.help_dialog import HelpDialog
+
+    dialog = HelpDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    table, fm = dialog.table, dialog.table.fontMetrics()
+    line = fm.height()
+    for row in range(table.rowCount()):
+        for col in (0, 1):
+            item = table.item(row, col)
+            if item is None or table.columnSpan(row, col) > 1:
+                continue
+            if fm.horizontalAdvance(item.text()) > table.columnWidth(col):
+                assert table.rowHeight(row) > 1.5 * line, item.text()
+    assert table.columnWidth(1) > 1.8 * table.columnWidth(0) - 40
