@@ -148,7 +148,16 @@ class CommandsMixin:
         if 0 <= index < len(self._windows):
             self.window_box.setCurrentIndex(index)
 
+    def _study_open(self, what: str) -> bool:
+        """False, saying so in the status bar, when no study is open for ``what``."""
+        if self.session.volume is not None:
+            return True
+        self.statusBar().showMessage(f"Open a study first: nothing to {what}", 4000)
+        return False
+
     def auto_window(self) -> None:
+        if not self._study_open("window"):
+            return
         image = self.viewer.primary.image
         if image is not None and image.values.ndim == 2:
             self.viewer.set_window(auto_window(image.values))
@@ -158,7 +167,8 @@ class CommandsMixin:
         self.viewer.set_layout("1x3" if checked else "1x1")
 
     def fit_views(self) -> None:
-        self.reading.fit()
+        if self._study_open("fit"):
+            self.reading.fit()
 
     def toggle_invert(self, checked: bool) -> None:
         self.reading.set_inverted(checked)
@@ -229,10 +239,55 @@ class CommandsMixin:
         HelpDialog(self).exec()
 
     def show_about(self) -> None:
-        QtWidgets.QMessageBox.about(
-            self,
-            "About medviewer",
-            f"medviewer {__version__}\nAn offline DICOM viewer. No data leaves this computer.",
+        QtWidgets.QMessageBox.about(self, "About medviewer", self.about_html())
+
+    def about_html(self) -> str:
+        """What Help > About says: version, use, the models in use, the bundled data's
+        licences, where settings and data live, and the libraries (torch only when it is
+        already loaded: About never loads it)."""
+        import html
+        import sys
+
+        import numpy
+        import pydicom
+        import PySide6
+
+        from medviewer.settings import settings_path, user_data_dir
+
+        panel = getattr(self, "ai_panel", None)
+        entry = panel.current_entry if panel is not None else None
+        model = f"{entry.name} {entry.version}" if entry is not None else "none installed"
+        libs = [
+            f"Python {sys.version.split()[0]}",
+            f"Qt {QtCore.qVersion()} (PySide6 {PySide6.__version__})",
+            f"pydicom {pydicom.__version__}",
+            f"numpy {numpy.__version__}",
+        ]
+        torch = sys.modules.get("torch")
+        libs.append(f"torch {torch.__version__}" if torch else "torch (not loaded yet)")
+        rows = [
+            ("Model in use", f"{model} — AI > Model card… says what it was trained on and "
+             "what it misses"),
+            ("Network", "none, unless you configure DICOM nodes (Network > DICOM nodes…)"),
+            ("Settings", str(settings_path().parent)),
+            ("Labels and models", str(user_data_dir())),
+            ("Sample study", "InVesalius example head CT, GPL-2 (resources/sample)"),
+            ("Bundled model data", "that CT (GPL-2) and Colin27's MRI (BSD-3)"),
+            ("Libraries", ", ".join(libs)),
+        ]  # fmt: skip
+        table = "".join(
+            f"<tr><td style='padding-right:10px'><b>{html.escape(k)}</b></td>"
+            f"<td>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return (
+            f"<h3>medviewer {html.escape(__version__)}</h3>"
+            "<p>An offline DICOM viewer with a per-slice classifier and its explanations. "
+            "No patient data leaves this computer.</p>"
+            "<p style='color:#ffb74d'><b>The AI results are for research use only, not for "
+            "diagnosis.</b></p>"
+            f"<table>{table}</table>"
+            "<p>F1 lists every shortcut; the README describes every feature.</p>"
         )
 
     # -- export -------------------------------------------------------------------------------
@@ -245,7 +300,7 @@ class CommandsMixin:
         ``identity`` asks for the overlays as shown; ``overlays=False`` leaves the text out.
         The file dialog offers the three as its file types, the de-identified one first.
         """
-        if self.session.volume is None:
+        if not self._study_open("export"):
             return None
         if path is None:
             path, chosen = QtWidgets.QFileDialog.getSaveFileName(
@@ -302,6 +357,7 @@ class CommandsMixin:
         volume = reading.volume(reading.active) if reading is not None else None
         volume = volume if volume is not None else self.session.volume
         if volume is None:
+            self._study_open("export")
             return
         if path is None:
             series = volume.series

@@ -8,7 +8,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from medviewer.qt.shortcuts import SHORTCUTS, Shortcut, grouped
 
-
 KEYS_COLUMN_MAX = 230
 """The keys column's widest: a long mouse gesture wraps instead of squeezing the actions."""
 

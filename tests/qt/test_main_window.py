@@ -525,3 +525,32 @@ def test_a_chest_film_gets_its_own_letters_and_mpr_is_refused_with_the_reason(qt
     assert not w.viewer.views["coronal"].isVisible()
     texts = [w.messages.item(i).text() for i in range(w.messages.count())]
     assert any("No MPR for this series" in t and "Image Position" in t for t in texts)
+
+
+def test_view_actions_without_a_study_say_so(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.ai._warm_timer.timeout.disconnect()
+    w.show()
+    for action_id in ("window.auto", "view.fit", "file.export_png", "file.export_nifti"):
+        w.statusBar().clearMessage()
+        w.actions[action_id].trigger()
+        assert w.statusBar().currentMessage().startswith("Open a study first"), action_id
+    w.statusBar().clearMessage()
+    w.actions["ai.toggle_heatmap"].trigger()
+    assert not w.actions["ai.toggle_heatmap"].isChecked() and not w.ai_panel.heatmap_on
+    assert "Open a study first" in w.statusBar().currentMessage()
+
+
+def test_about_says_what_the_app_is_which_model_and_where_data_lives(qtbot):
+    import sys
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.ai._warm_timer.timeout.disconnect()
+    had_torch = "torch" in sys.modules
+    text = w.about_html()
+    assert "research use only, not for" in text and "medviewer 0.1.0" in text
+    assert "Model in use" in text and "Settings" in text and "GPL-2" in text
+    if not had_torch:
+        assert "torch (not loaded yet)" in text and "torch" not in sys.modules

@@ -47,7 +47,7 @@ class AIDock(QtCore.QObject):
 
         run = make_action("ai.run", w, self.run, text="&Run classifier")
         heat = make_action("ai.toggle_heatmap", w, text="&Heat map", checkable=True)
-        heat.toggled.connect(self.panel.set_heatmap)
+        heat.toggled.connect(self._heatmap_toggled)
         self.panel.heatmap_check.toggled.connect(heat.setChecked)
         w.actions["ai.run"] = run
         w.actions["ai.toggle_heatmap"] = heat
@@ -266,6 +266,19 @@ class AIDock(QtCore.QObject):
             self.panel.reload_models()
         if self.models_dialog is not None and self.models_dialog.isVisible():
             self.models_dialog.reload()
+
+    def _heatmap_toggled(self, on: bool) -> None:
+        """H: the heat map on or off; with no study open, say so and stay off."""
+        if on and self.window.session.volume is None:
+            action = self.window.actions["ai.toggle_heatmap"]
+            action.blockSignals(True)
+            action.setChecked(False)
+            action.blockSignals(False)
+            self.window.statusBar().showMessage(
+                "Open a study first: a heat map explains a classified slice", 4000
+            )
+            return
+        self.panel.set_heatmap(on)
 
     def close(self) -> None:
         self.panel.cancel_all()
