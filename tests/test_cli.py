@@ -299,7 +299,7 @@ def test_convert_infer_and_explain_choose_the_series_alike(study, tmp_path, case
 @pytest.mark.parametrize(
     "args, code",
     [
-        ([], 2),
+        (["--version"], 0),  # (no arguments at all open the viewer: tested without a process)
         (["inspect"], 2),  # PATH missing
         (["convert", "{root}"], 2),  # -o missing
         (["convert", "{root}", "-o", "{tmp}/out.png"], 2),  # unknown output format
@@ -343,6 +343,10 @@ def test_a_bare_path_opens_the_viewer(monkeypatch, tmp_path):
         "inspekt",
         str(tmp_path),
     ]
+    # plain "medviewer" opens the viewer (on the sample study), as a desktop app does
+    assert cli_module.main([]) == 0 and opened[-1] == []
+    assert cli_module._with_default_command(["-v"]) == ["-v", "gui"]
+    assert cli_module._with_default_command(["--help"]) == ["--help"]
 
 
 def test_a_path_that_is_not_there_or_no_display_says_so(tmp_path):

@@ -16,7 +16,7 @@ from medviewer.cli.common import (
     scan_paths,
 )
 from medviewer.cli.output import ProgressBar, UsageError, print_json
-from medviewer.errors import MedviewerError
+from medviewer.errors import MedviewerError, ModelError
 
 
 def _signed(x: float) -> str:
@@ -29,6 +29,19 @@ def _check_slice(k: int, n: int, key: str) -> None:
         raise MedviewerError(
             f"--slice {k} is out of range: series {key} has {n} slice(s), use 0..{n - 1} "
             "(the order of 'medviewer convert')"
+        )
+
+
+def _check_target(registry, ref: str | None, modality: str, target: str | None) -> None:
+    """A class name the model's card does not list is refused at once, from the card alone
+    (not after seconds of loading the model)."""
+    if target is None or target.isdigit():
+        return
+    entry = registry.find(ref) if ref else registry.active(modality)
+    if entry is not None and target not in entry.manifest.classes:
+        raise ModelError(
+            f"unknown class {target!r} for {entry.ref}: use one of "
+            f"{', '.join(entry.manifest.classes)}"
         )
 
 
@@ -45,6 +58,7 @@ def cmd_explain(args) -> int:
     series = one_series(result, args)
     _check_slice(args.slice, series.shape[0], series.key)
     registry = ModelRegistry()
+    _check_target(registry, args.model, series.modality, args.target)  # before loading torch
     model = registry.load(ref=args.model, modality=series.modality, device=args.device)
     for notice in registry.last_notices:
         print(f"note: {notice}", file=sys.stderr)
@@ -242,7 +256,9 @@ def _explain_arguments(p) -> None:
     )
     p.add_argument("--method", required=True, choices=METHODS)
     p.add_argument("--target", metavar="CLASS", help="class to explain (default: predicted)")
-    p.add_argument("--model", metavar="NAME[:VERSION]", help="default: the series' modality")
+    p.add_argument(
+        "--model", metavar="NAME[:VERSION]", help="default: the active model for the modality"
+    )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     p.add_argument(
         "--no-faithfulness", action="store_true", help="skip the ROAD faithfulness score"

@@ -47,7 +47,7 @@ class CommandParser(argparse.ArgumentParser):
 
 def add_series_arguments(p: argparse.ArgumentParser) -> None:
     """PATH... and ``--series``: the files to scan and the one series to use."""
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="DICOM files, folders or DICOMDIRs")
     p.add_argument("--series", metavar="UID", help=SERIES_HELP)
 
 

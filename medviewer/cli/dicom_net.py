@@ -273,6 +273,9 @@ def _positive_float(text: str) -> float:
     return value
 
 
+NODE_HELP = "a configured node's name (medviewer dicom nodes list)"
+
+
 def register(sub) -> None:
     from medviewer.cli.common import positive_int
 
@@ -320,12 +323,12 @@ def register(sub) -> None:
     common(loc, timeout=False)
 
     e = dsub.add_parser("echo", help="verify a node (C-ECHO)")
-    e.add_argument("node")
+    e.add_argument("node", help=NODE_HELP)
     e.set_defaults(func=cmd_echo)
     common(e)
 
     f = dsub.add_parser("find", help="query a node (C-FIND): studies, or the series of --study")
-    f.add_argument("node")
+    f.add_argument("node", help=NODE_HELP)
     f.add_argument("--patient-name", help="wildcards * and ? allowed")
     f.add_argument("--patient-id")
     f.add_argument("--accession")
@@ -342,7 +345,7 @@ def register(sub) -> None:
     common(f)
 
     g = dsub.add_parser("get", help="retrieve a study or series (C-GET, else C-MOVE)")
-    g.add_argument("node")
+    g.add_argument("node", help=NODE_HELP)
     g.add_argument("--study", required=True, metavar="UID")
     g.add_argument("--series", metavar="UID")
     g.add_argument("--method", choices=("get", "move"), help="default: the node's setting")
@@ -351,8 +354,8 @@ def register(sub) -> None:
     common(g)
 
     s = dsub.add_parser("send", help="send files or folders to a node (C-STORE)")
-    s.add_argument("node")
-    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("node", help=NODE_HELP)
+    s.add_argument("paths", nargs="+", metavar="PATH", help="DICOM files or folders to send")
     s.set_defaults(func=cmd_send)
     common(s)
 

@@ -42,7 +42,10 @@ def cmd_gui(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "gui", help="open the viewer (on the sample study when no PATH); also: medviewer PATH"
+        "gui",
+        help="open the viewer (on the sample study when no PATH); also: medviewer [PATH]",
     )
-    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="DICOM folders, files or DICOMDIRs to open"
+    )
     p.set_defaults(func=cmd_gui)

@@ -70,8 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
-    """``medviewer PATH ...`` means ``medviewer gui PATH ...``."""
+    """``medviewer PATH ...`` means ``medviewer gui PATH ...``, and plain ``medviewer`` (or
+    ``medviewer -v``) ``medviewer gui``: the viewer on the sample study, as a desktop app
+    started without arguments does."""
     first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None and not {"-h", "--help", "--version"} & set(argv):
+        return [*argv, "gui"]
     looks_like_a_path = first is not None and (
         os.sep in first or "/" in first or first.lower().endswith((".dcm", ".dicom", ".ima"))
     )

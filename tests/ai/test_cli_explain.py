@@ -102,6 +102,19 @@ def test_unknown_class_lists_classes(env, tmp_path, capsys):
     )
     assert code == 1
     assert "unknown class 'tumour'" in err and "no lesion, lesion" in err
+    # refused from the model card, before torch is loaded
+    assert "torch" not in err
+
+
+def test_an_unknown_class_is_refused_before_the_model_loads(env, tmp_path, capsys, monkeypatch):
+    from medviewer.ai.registry import ModelRegistry
+
+    loaded = []
+    monkeypatch.setattr(ModelRegistry, "load", lambda *a, **k: loaded.append(a))
+    code, _, err = _explain(
+        env, tmp_path, "--slice", 1, "--method", "gradcam", "--target", "tumour", capsys=capsys
+    )
+    assert code == 1 and "unknown class 'tumour'" in err and loaded == []
 
 
 def test_attention_on_a_model_without_one(env, tmp_path, capsys):
