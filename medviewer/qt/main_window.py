@@ -31,6 +31,16 @@ from medviewer.settings import Settings, load_settings, save_settings
 log = logging.getLogger(__name__)
 
 
+EMPTY_VIEW_LINES = (
+    "No study open",
+    "Ctrl+O  open a folder",
+    "Ctrl+Shift+O  open files",
+    "Ctrl+Shift+D  open a DICOMDIR",
+    "or drop DICOM files or folders here",
+    "F1  every shortcut",
+)
+
+
 class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
     """Opens studies in the background and shows them; the middle slice comes first."""
 
@@ -115,6 +125,7 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.viewer.mpr_refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.viewer.window_changed.connect(lambda _w: self._select_window_entry())
         self._apply_settings()
+        self._show_how_to_open()
         for problem in problems:
             self._message(problem, warning=True)
 
@@ -238,6 +249,11 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"Loading {series.modality} {series.description}…")
         self.series_loading.emit(key)
         self._run(self.session.load_iter(series), self._on_loaded)
+
+    def _show_how_to_open(self) -> None:
+        """No study yet: the empty view says how to open one (not a black rectangle)."""
+        if self.session.volume is None:
+            self.viewer.primary.view.set_corner_text({"top_left": list(EMPTY_VIEW_LINES)})
 
     def _volume_started(self) -> None:
         volume = self.session.volume

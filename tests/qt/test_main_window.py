@@ -554,3 +554,20 @@ def test_about_says_what_the_app_is_which_model_and_where_data_lives(qtbot):
     assert "Model in use" in text and "Settings" in text and "GPL-2" in text
     if not had_torch:
         assert "torch (not loaded yet)" in text and "torch" not in sys.modules
+
+
+def test_the_empty_window_says_how_to_open_a_study_and_shows_no_placeholders(qtbot):
+    from medviewer.qt.main_window import EMPTY_VIEW_LINES
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.ai._warm_timer.timeout.disconnect()
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.viewer.primary.view.corner_lines("top_left") == EMPTY_VIEW_LINES
+    assert not w.labeling_panel.strip.isVisible()  # no strip without a series
+    assert w.ai_panel.model_group.progress.text() == ""  # not "0%"
+    with qtbot.waitSignal(w.volume_ready, timeout=30_000):
+        w.open_paths([str(sample_study_dir())])
+    assert "No study open" not in w.viewer.primary.view.corner_lines("top_left")
+    assert w.labeling_panel.strip.isVisible()

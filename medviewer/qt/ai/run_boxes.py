@@ -54,6 +54,7 @@ class ModelBox(QtWidgets.QGroupBox):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
+        self.progress.setFormat("")  # nothing run yet: no "0%"
         form.addRow(self.progress)
         self.message_label = QtWidgets.QLabel()
         self.message_label.setWordWrap(True)

@@ -41,12 +41,14 @@ class LabelStrip(pg.PlotWidget):
         self.setToolTip(
             "Top: your labels per slice; bottom: the model's top class. Click: go there"
         )
+        self.hide()  # no series: no strip (not an empty axis from -0.4 to 0.4)
 
     @property
     def count(self) -> int:
         return int(self._colors.shape[1])
 
     def set_count(self, n: int) -> None:
+        self.setVisible(n > 0)
         self._colors = np.zeros((2, n, 4), dtype=np.uint8)
         self._colors[:, :] = EMPTY
         self._show()
