@@ -16,6 +16,7 @@ LOSSY_COMPRESSION = "lossy_compression"
 SLICE_UNREADABLE = "slice_unreadable"
 MISSING_SPACING = "missing_spacing"
 GANTRY_TILT = "gantry_tilt"
+ROTATION = "rotation"
 
 # Codes of files a scan could not use (``Skipped.code``).
 NOT_DICOM = "not_dicom"

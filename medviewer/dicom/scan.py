@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections import defaultdict
@@ -11,8 +12,10 @@ from medviewer.dicom.geometry import assemble_stack, orientation_key
 from medviewer.dicom.headers import DicomDir, FileHeader, read_header
 from medviewer.dicom.model import (
     LOSSY_COMPRESSION,
+    MISSING_POSITION,
     MIXED_SIZES,
     NOT_DICOM,
+    ROTATION,
     UNREADABLE,
     LoadWarning,
     ScanResult,
@@ -182,6 +185,9 @@ def _build_stacks(members: list[FileHeader]) -> list[SeriesInfo]:
             groups[_stack_key(h, h.slices[0].orientation)].append(h)
 
     keys = list(groups)
+    rotation = _one_image_per_orientation(groups)
+    if rotation is not None:
+        return [rotation]
     stacks: list[SeriesInfo] = []
     for key in sorted(keys, key=lambda k: -sum(len(h.slices) for h in groups[k])):
         stacks.append(_make_series(groups[key], is_multiframe=key[0] == "file"))
@@ -206,6 +212,43 @@ def _build_stacks(members: list[FileHeader]) -> list[SeriesInfo]:
         s.stack_index = i
         s.n_stacks = len(stacks)
     return stacks
+
+
+ROTATION_MIN_IMAGES = 5
+"""A series of at least this many single images, each in its own orientation, is one rotating
+projection (a MIP spin, a 3D angiography run), not that many one-image stacks. Fewer (a
+three-plane localizer) stay split, each image with its own orientation letters."""
+
+
+def _one_image_per_orientation(groups: dict[tuple, list[FileHeader]]) -> SeriesInfo | None:
+    """One stack without positions, in Instance Number order, when every single-frame image
+    of the series has an orientation of its own (same size and format); else None."""
+    keys = [k for k in groups if k[0] != "file"]
+    if len(keys) < ROTATION_MIN_IMAGES or len(keys) != len(groups):
+        return None
+    if any(len(groups[k]) != 1 or len(groups[k][0].slices) != 1 for k in keys):
+        return None
+    if len({(k[0], k[1], k[2], k[4], k[5]) for k in keys}) != 1:
+        return None  # another size or pixel format: a mixed series, split as usual
+    files = [
+        dataclasses.replace(
+            h, slices=[dataclasses.replace(h.slices[0], position=None, orientation=None)]
+        )
+        for k in keys
+        for h in groups[k]
+    ]
+    series = _make_series(files, is_multiframe=False)
+    series.warnings = [w for w in series.warnings if w.code != MISSING_POSITION]
+    series.warnings.insert(
+        0,
+        LoadWarning(
+            ROTATION,
+            f"each of the {len(files)} images of this series has its own orientation (a "
+            "rotating projection such as a MIP spin): shown as one stack in (0020,0013) "
+            "Instance Number order, without slice positions or reformats",
+        ),
+    )
+    return series
 
 
 def _make_series(files: list[FileHeader], *, is_multiframe: bool) -> SeriesInfo:

@@ -142,3 +142,37 @@ def test_a_file_copied_twice_is_called_a_copy_not_another_echo(tmp_path):
     assert volume.array.shape[0] == 6
     (message,) = [w.message for w in series.warnings]
     assert message.startswith("1 file(s) are copies of another image") and "echo" not in message
+
+
+def _rotating(folder, n):
+    """``n`` single images of one series, each projected at another angle about the head."""
+    written = write_series(folder, n_slices=n, rows=8, cols=8, shuffle=False)
+    for k, path in enumerate(written.paths):
+        ds = pydicom.dcmread(path)
+        a = np.radians(360.0 * k / n)
+        ds.ImageOrientationPatient = [np.cos(a), np.sin(a), 0.0, 0.0, 0.0, -1.0]
+        ds.ImagePositionPatient = [0.0, 0.0, 0.0]
+        ds.InstanceNumber = n - k  # stored in the reverse of the angle order
+        ds.save_as(path)
+    return written
+
+
+def test_a_rotating_projection_is_one_stack_in_instance_order(tmp_path):
+    from medviewer.dicom.model import ROTATION
+
+    written = _rotating(tmp_path, 7)
+    (series,) = scan([str(tmp_path)]).all_series()
+    assert len(series.slices) == 7 and series.n_stacks == 1
+    assert [s.instance_number for s in series.slices] == list(range(1, 8))
+    assert [w.code for w in series.warnings] == [ROTATION]
+    volume = load_volume(series)
+    assert volume.geometry.orientation == "unknown" and mpr.reformat_problem(volume)
+    # instance 1 is the image written last (the angles were numbered backwards)
+    assert np.allclose(volume.array[0], written.values[6])
+    assert np.allclose(volume.array[6], written.values[0])
+
+
+def test_a_three_plane_localizer_stays_three_stacks(tmp_path):
+    _rotating(tmp_path, 3)
+    stacks = scan([str(tmp_path)]).all_series()
+    assert len(stacks) == 3 and all(s.geometry.orientation != "unknown" for s in stacks)
