@@ -115,6 +115,9 @@ class CommandsMixin:
 
     def _select_window_entry(self) -> None:
         current = self.session.window
+        volume = self.session.volume
+        if volume is not None and volume.is_color:
+            current = None  # colour is drawn as it is: no "Custom 0/1" entry
         index = self._windows.index(current) if current in self._windows else -1
         if index < 0 and current is not None:  # the same numbers under another name (a window
             # restored from a hanging protocol keeps only its centre and width): that preset

@@ -109,12 +109,13 @@ class PlaneView(QtWidgets.QFrame):
     def update_corner_text(self) -> None:
         if self.image is None or self.session.volume is None:
             return
+        volume = self.session.volume
         texts = overlay.corner_texts(
             self.session.study,
-            self.session.volume.series,
-            self.session.volume,
+            volume.series,
+            volume,
             self.index,
-            self.session.window,
+            None if volume.is_color else self.session.window,  # no W/L line on colour
             self.view.zoom,
             self.session.deidentified,
             plane=self.plane,

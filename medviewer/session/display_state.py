@@ -62,8 +62,8 @@ class DisplayState:
 
     def available_windows(self) -> list[Window]:
         """Windows from the file, then the modality presets and the user's, then automatic."""
-        if self.series is None:
-            return []
+        if self.series is None or (self.volume is not None and self.volume.is_color):
+            return []  # colour is drawn as it is: no window applies
         windows = header_windows(self.series) + list(presets_for(self.series.modality))
         windows += [w for m, w in self.custom_windows if m in ("", self.series.modality)]
         if self.volume is not None and not self.volume.is_color:

@@ -99,3 +99,11 @@ def test_drop_a_folder_opens_it(qtbot, tmp_path):
     with qtbot.waitSignal(w.volume_ready, timeout=20_000):
         w.dropEvent(QtGui.QDropEvent(pos, actions, mime, nob, nom))
     assert w.session.volume.array.shape == (4, 16, 16)
+
+
+def test_a_colour_image_has_no_window_to_choose_and_no_wl_line(qtbot):
+    w = open_in_window(qtbot, [get_testdata_file("US1_UNCR.dcm")])
+    assert w.session.volume.is_color
+    assert not w.window_box.isEnabled() and w.window_box.count() == 0
+    corner = w.viewer.primary.view.corner_lines("bottom_right")
+    assert not any(line.startswith("W ") for line in corner)
