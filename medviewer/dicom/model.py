@@ -186,6 +186,14 @@ class SeriesInfo:
     def photometric(self) -> str:
         return self.pixel_format.photometric
 
+    @property
+    def drawn_inverted(self) -> bool:
+        """MONOCHROME1, or Presentation LUT Shape INVERSE (on MONOCHROME1 that shape is the
+        usual one, not a second inversion)."""
+        return self.photometric == "MONOCHROME1" or (
+            self.presentation_inverse and self.photometric == "MONOCHROME2"
+        )
+
     def warning_codes(self) -> list[str]:
         return [w.code for w in self.warnings]
 

@@ -65,12 +65,8 @@ class Volume:
 
     @property
     def invert(self) -> bool:
-        """Low values are white: MONOCHROME1, or (2050,0020) Presentation LUT Shape INVERSE
-        (on MONOCHROME1 that shape is the usual one, not a second inversion). Values stay
-        raw; the display inverts."""
-        return self.series.photometric == "MONOCHROME1" or (
-            self.series.presentation_inverse and self.series.photometric == "MONOCHROME2"
-        )
+        """Low values are white (see SeriesInfo.drawn_inverted); the display inverts."""
+        return self.series.drawn_inverted
 
     @property
     def units(self) -> str:
