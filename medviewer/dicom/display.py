@@ -19,6 +19,14 @@ class Window:
     lut: np.ndarray | None = field(default=None, compare=False, repr=False)
     """A non-linear window: uint8 grey levels spread evenly over ``levels`` (the file's VOI LUT
     or a SIGMOID function); None for the usual linear ramp."""
+    file_width: float | None = field(default=None, compare=False)
+    """The width the file states, where ``width`` spans more (a SIGMOID's table covers four
+    times it); what the window list and the corner show."""
+
+    @property
+    def shown_width(self) -> float:
+        """The width to show a reader: the file's, else ``width``."""
+        return self.width if self.file_width is None else self.file_width
 
     @property
     def levels(self) -> tuple[float, float]:
@@ -80,7 +88,9 @@ def sigmoid_window(center: float, width: float, name: str) -> Window:
     (the curve is flat beyond)."""
     x = np.linspace(-2.0, 2.0, 1024)
     grey = np.round(255.0 / (1.0 + np.exp(-4.0 * x))).astype(np.uint8)
-    return Window(float(center), float(4.0 * width), f"{name} (sigmoid)", lut=grey)
+    return Window(
+        float(center), float(4.0 * width), f"{name} (sigmoid)", lut=grey, file_width=float(width)
+    )
 
 
 def auto_window(values: np.ndarray, percentiles=AUTO_PERCENTILES, max_samples=262_144) -> Window:

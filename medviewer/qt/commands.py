@@ -100,7 +100,7 @@ class CommandsMixin:
         menu.addSeparator()
         for i, w in enumerate(self._windows):
             key = f"\t{i + 1}" if i < 9 else ""  # the key is the window-wide preset action's
-            action = menu.addAction(f"{w.name} {w.center:g}/{w.width:g}{key}")
+            action = menu.addAction(f"{w.name} {w.center:g}/{w.shown_width:g}{key}")
             action.triggered.connect(lambda _=False, i=i: self.pick_window(i))
         menu.addSeparator()
         menu.addAction("Save current window as preset…", self.save_window_preset)
@@ -108,7 +108,7 @@ class CommandsMixin:
         self.window_box.clear()
         for i, w in enumerate(self._windows):
             key = f"   {i + 1}" if i < 9 else ""
-            self.window_box.addItem(f"{w.name} {w.center:g}/{w.width:g}{key}")
+            self.window_box.addItem(f"{w.name} {w.center:g}/{w.shown_width:g}{key}")
         self.window_box.setEnabled(bool(self._windows))
         self.window_box.blockSignals(False)
         self._select_window_entry()
@@ -174,6 +174,9 @@ class CommandsMixin:
             self.reading.fit()
 
     def toggle_invert(self, checked: bool) -> None:
+        if checked and not self._study_open("invert"):
+            self._invert_follows_active()  # stays unchecked
+            return
         self.reading.set_inverted(checked)
 
     def _invert_follows_active(self) -> None:

@@ -57,6 +57,24 @@ def collect_on_gui_thread(interval_s: float = 0.25) -> None:
     _collector = GarbageCollector(interval=interval_s)  # disables automatic collection
 
 
+def pause_collection() -> bool:
+    """Stop the GUI thread's collections for a while (say, while a worker imports torch: its
+    hundreds of thousands of new objects would make each check a full walk, 200 ms and more
+    of a frozen window). Returns whether there was a collector to pause."""
+    if _collector is None:
+        return False
+    _collector.timer.stop()
+    return True
+
+
+def resume_collection() -> None:
+    """Collect again after :func:`pause_collection`, the objects made meanwhile frozen first
+    (when freezing is enabled), so the next checks do not walk them."""
+    freeze_long_lived()
+    if _collector is not None and not _collector.timer.isActive():
+        _collector.timer.start()
+
+
 def collecting_on_gui_thread() -> bool:
     return _collector is not None
 

@@ -207,7 +207,8 @@ def corner_texts(
 
     bottom_right: list[str] = []
     if window is not None:
-        bottom_right.append(f"W {format_value(window.width)} L {format_value(window.center)}")
+        width = format_value(window.shown_width)
+        bottom_right.append(f"W {width} L {format_value(window.center)}")
     bottom_right.append(f"Zoom {round(float(zoom) * 100):d}%")
     return {
         "top_left": top_left,

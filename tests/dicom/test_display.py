@@ -162,6 +162,7 @@ def test_sigmoid_voi_lut_function_draws_an_s_curve(tmp_path):
     series = _series(tmp_path)
     (window,) = header_windows(series)
     assert window.name == "File 1 (sigmoid)" and window.lut is not None
+    assert window.shown_width == 80  # the file's width is what a reader sees
     values = np.array([[-1000.0, 20.0, 40.0, 60.0, 3000.0]])
     drawn = to_display_uint8(values, window)[0]
     sigmoid = 255.0 / (1.0 + np.exp(-4.0 * (values[0] - 40.0) / 80.0))

@@ -532,10 +532,12 @@ def test_view_actions_without_a_study_say_so(qtbot):
     qtbot.addWidget(w)
     w.ai._warm_timer.timeout.disconnect()
     w.show()
-    for action_id in ("window.auto", "view.fit", "file.export_png", "file.export_nifti"):
+    actions = ("window.auto", "view.fit", "file.export_png", "file.export_nifti", "view.invert")
+    for action_id in (*actions, "ai.run"):  # (label keys are greyed out without a series)
         w.statusBar().clearMessage()
         w.actions[action_id].trigger()
         assert w.statusBar().currentMessage().startswith("Open a study first"), action_id
+    assert not w.actions["view.invert"].isChecked()
     w.statusBar().clearMessage()
     w.actions["ai.toggle_heatmap"].trigger()
     assert not w.actions["ai.toggle_heatmap"].isChecked() and not w.ai_panel.heatmap_on

@@ -121,10 +121,16 @@ class AIDock(QtCore.QObject):
 
         from medviewer.qt import heap
 
+        heap.pause_collection()  # no full collections on the GUI thread while torch arrives
+
+        def failed(message: str) -> None:
+            heap.resume_collection()
+            log.debug("warm-up: %s", message)
+
         self._warm_worker = start_job(
             job(),
-            on_done=lambda _ok: heap.freeze_long_lived(),  # torch's objects too
-            on_error=lambda m: log.debug("warm-up: %s", m),
+            on_done=lambda _ok: heap.resume_collection(),  # torch's objects frozen first
+            on_error=failed,
         )
 
     def _primary(self):
@@ -136,6 +142,8 @@ class AIDock(QtCore.QObject):
     def run(self) -> None:
         self.dock.show()
         self.dock.raise_()
+        if self.window.session.volume is None:
+            self.window.statusBar().showMessage("Open a study first: nothing to classify", 4000)
         self.panel.run()
         self.results.update_enabled()
 

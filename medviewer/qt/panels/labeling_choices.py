@@ -65,7 +65,7 @@ class LabelChoicesMixin:
         taken = taken_keys()
         problems = []
         for cls in self.session.label_set.classes:
-            action = QtGui.QAction(f"{cls.name}", w)
+            action = QtGui.QAction(cls.name.replace("_", " "), w)  # as the buttons say it
             seq = QtGui.QKeySequence(cls.key) if cls.key else QtGui.QKeySequence()
             clash = taken.get(seq[0].toCombined()) if not seq.isEmpty() else None
             if clash:

@@ -12,6 +12,15 @@ from medviewer.session.labeling import plane_rect_to_region
 class LabelCommandsMixin:
     """The labeling actions of :class:`~medviewer.qt.panels.labeling.LabelingDock`."""
 
+    def _series_open(self) -> bool:
+        """False, saying so, when no series is open to label or move through."""
+        if self.session.keys:
+            return True
+        text = "Open a study first: there is no slice to label"
+        self.message(text)
+        self.window.statusBar().showMessage(text, 4000)
+        return False
+
     def assign(self, label: str) -> None:
         k = self.current
         stored = self._write(self.session.assign, k, label)
@@ -36,7 +45,9 @@ class LabelCommandsMixin:
 
     def accept_suggestion(self) -> None:
         k = self.current
-        if self.session.keys and self.session.suggestion(k) is None:
+        if not self._series_open():
+            return
+        if self.session.suggestion(k) is None:
             # said on the message line, as Q and W say it: no box to click away mid-keying
             self.message(f"No model suggestion for slice {k + 1}: run the classifier (Ctrl+R)")
             return
@@ -79,16 +90,20 @@ class LabelCommandsMixin:
             self.go_to(index)
 
     def next_unlabeled(self) -> None:
-        if self.session.keys:
+        if self._series_open():
             self.go_to(self.session.next_unlabeled(self.current))
 
     def next_disagreement(self) -> None:
+        if not self._series_open():
+            return
         if not self.session.has_predictions:
             self.message("Run the classifier first (AI dock): no model output to compare with")
             return
         self.go_to(self.session.next_disagreement(self.current))
 
     def next_uncertain(self) -> None:
+        if not self._series_open():
+            return
         if not self.session.has_predictions:
             self.message("Run the classifier first (AI dock): no model output to rank slices by")
             return
