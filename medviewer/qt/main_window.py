@@ -31,6 +31,9 @@ from medviewer.settings import Settings, load_settings, save_settings
 log = logging.getLogger(__name__)
 
 
+STARTUP = "startup"
+"""What the Messages list marks start-up messages with: opening a study keeps them."""
+
 EMPTY_VIEW_LINES = (
     "No study open",
     "Ctrl+O  open a folder",
@@ -128,6 +131,10 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self._show_how_to_open()
         for problem in problems:
             self._message(problem, warning=True)
+        for i in range(self.messages.count()):  # settings, nodes, layouts: kept past opening
+            self.messages.item(i).setData(QtCore.Qt.ItemDataRole.UserRole, STARTUP)
+        if self.messages.count():
+            self.messages_dock.show()
 
     def _dock(self, title, name, widget, area) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
@@ -145,8 +152,13 @@ class MainWindow(CommandsMixin, QtWidgets.QMainWindow):
         self.cancel_job()
         self._wanted_series = series_key
         self._opening_paths = list(paths)
-        self.messages.clear()
-        self.messages_dock.hide()
+        # the last study's messages go; what start-up said (a damaged settings or nodes
+        # file, set aside as .bad) stays until read
+        for i in reversed(range(self.messages.count())):
+            if self.messages.item(i).data(QtCore.Qt.ItemDataRole.UserRole) != STARTUP:
+                self.messages.takeItem(i)
+        if not self.messages.count():
+            self.messages_dock.hide()
         self.settings.last_folder = os.path.dirname(os.path.abspath(paths[0])) if paths else ""
         self.statusBar().showMessage(f"Scanning {', '.join(paths)}…")
         self._run(self.session.open_iter(paths), self._on_scanned)

@@ -573,3 +573,18 @@ def test_the_empty_window_says_how_to_open_a_study_and_shows_no_placeholders(qtb
         w.open_paths([str(sample_study_dir())])
     assert "No study open" not in w.viewer.primary.view.corner_lines("top_left")
     assert w.labeling_panel.strip.isVisible()
+
+
+def test_a_damaged_settings_file_is_still_told_after_a_study_opens(qtbot):
+    from medviewer.settings import settings_path
+
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"cine_fps": "fast"}')
+    w = open_window(qtbot, [str(sample_study_dir())])
+    texts = [w.messages.item(i).text() for i in range(w.messages.count())]
+    assert any("cine_fps" in t and ".bad" in t for t in texts), texts
+    assert w.messages_dock.isVisible()
+    with qtbot.waitSignal(w.volume_ready, timeout=30_000):  # and after the next one
+        w.open_paths([str(sample_study_dir())])
+    assert any("cine_fps" in w.messages.item(i).text() for i in range(w.messages.count()))
