@@ -338,13 +338,22 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
     if _is_int(version) and version > SCHEMA_VERSION:
         warnings.append(
             f"the settings file {path} was written by a newer medviewer (schema {version}); "
-            "settings this version does not know are ignored"
+            "settings this version does not know are ignored, and the file is not "
+            "overwritten (this session's window layout and choices are not saved)"
         )
     good, problems = _validated(data, where=f" in {path}")
     if problems:
         aside = _copy_aside(path)
         warnings += [f"{p}; {aside}" for p in problems]
     return Settings(**good), warnings
+
+
+def _written_by_newer(path: Path) -> bool:
+    try:
+        version = json.loads(path.read_text(encoding="utf-8")).get("schema_version")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return _is_int(version) and version > SCHEMA_VERSION
 
 
 def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> Path:
@@ -354,6 +363,10 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
     previous file is then left untouched.
     """
     path = Path(path) if path is not None else settings_path()
+    if _written_by_newer(path):
+        raise MedviewerError(
+            f"the settings file {path} was written by a newer medviewer; it is not overwritten"
+        )
     data = settings.to_dict()
     try:
         write_json_atomic(path, data, sort_keys=True)

@@ -186,6 +186,11 @@ def test_newer_schema_is_read_with_a_warning(config_dir):
     settings, warnings = load_settings()
     assert settings.layout == "1x3"
     assert len(warnings) == 1 and "newer medviewer" in warnings[0]
+    assert "not overwritten" in warnings[0]
+    before = (config_dir / "settings.json").read_bytes()
+    with pytest.raises(MedviewerError, match="newer medviewer; it is not overwritten"):
+        save_settings(settings)
+    assert (config_dir / "settings.json").read_bytes() == before  # "hologram" kept
 
 
 def test_save_is_atomic_and_creates_the_folder(config_dir, monkeypatch):

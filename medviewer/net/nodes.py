@@ -189,13 +189,23 @@ class NetConfig:
     def to_dict(self) -> dict:
         local = asdict(self.local)
         local["allowed_callers"] = list(self.local.allowed_callers)
-        return {"version": 1, "local": local, "nodes": [asdict(n) for n in self.nodes]}
+        return {"version": CONFIG_VERSION, "local": local, "nodes": [asdict(n) for n in self.nodes]}
 
 
 def config_path() -> Path:
     from medviewer.settings import settings_path
 
     return settings_path().with_name(FILE_NAME)
+
+
+CONFIG_VERSION = 1
+
+
+def _newer_version(data) -> int | None:
+    """The file's version when a newer medviewer wrote it, else None."""
+    version = data.get("version") if isinstance(data, dict) else None
+    ok = isinstance(version, int) and not isinstance(version, bool)
+    return version if ok and version > CONFIG_VERSION else None
 
 
 def _from_dict(data: dict) -> NetConfig:
@@ -229,7 +239,15 @@ def load_config(path: str | os.PathLike | None = None) -> tuple[NetConfig, list[
         return NetConfig(), []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return _from_dict(data), []
+        config = _from_dict(data)
+        newer = _newer_version(data)
+        if newer:
+            return config, [
+                f"the DICOM node settings in {path} were written by a newer medviewer (version "
+                f"{newer}); the nodes are read as this version understands them, and the file "
+                "is not overwritten (change nodes with the newer version)"
+            ]
+        return config, []
     except (OSError, ValueError, TypeError, NodeError) as exc:
         bad = path.with_name(path.name + ".bad")
         try:
@@ -246,6 +264,15 @@ def load_config(path: str | os.PathLike | None = None) -> tuple[NetConfig, list[
 def save_config(config: NetConfig, path: str | os.PathLike | None = None) -> Path:
     """Write ``config`` atomically; :class:`NodeError` naming the file when that fails."""
     path = Path(path) if path is not None else config_path()
+    try:
+        newer = _newer_version(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        newer = None
+    if newer:
+        raise NodeError(
+            f"{path} was written by a newer medviewer (version {newer}); it is not "
+            "overwritten: change the nodes with that version"
+        )
     checked = NetConfig(config.local.checked(), [n.checked() for n in config.nodes])
     try:
         return write_json_atomic(path, checked.to_dict())

@@ -20,6 +20,23 @@ from medviewer.net.nodes import (
 )
 
 
+def test_a_nodes_file_of_a_newer_version_is_read_and_never_overwritten(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDVIEWER_CONFIG_DIR", str(tmp_path))
+    save_config(NetConfig(nodes=[RemoteNode("pacs", "PACS", "10.0.0.5", 104)]))
+    (path,) = tmp_path.glob("*.json")
+    data = json.loads(path.read_text())
+    data["version"] = 9
+    data["nodes"][0]["tls"] = {"ca": "/etc/pki/ca.pem"}
+    path.write_text(json.dumps(data))
+    config, warnings = load_config()
+    assert [n.name for n in config.nodes] == ["pacs"]
+    assert len(warnings) == 1 and "newer medviewer (version 9)" in warnings[0]
+    before = path.read_bytes()
+    with pytest.raises(NodeError, match="newer medviewer .*not overwritten"):
+        save_config(config)
+    assert path.read_bytes() == before  # the "tls" block of the newer version is kept
+
+
 def test_nothing_is_configured_by_default(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDVIEWER_CONFIG_DIR", str(tmp_path))
     config, warnings = load_config()
