@@ -196,6 +196,21 @@ class StoreConnection(OwnsConnection):
             self.backup_path = self._backup(conn, version)
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # another process (a second instance started at the same moment) may have created
+            # or upgraded the store while this one waited for the write lock: read it again
+            now = conn.execute("PRAGMA user_version").fetchone()[0]
+            if now != version:
+                conn.execute("ROLLBACK")
+                if now == SCHEMA_VERSION:
+                    return
+                raise (
+                    self._newer_error(now)
+                    if now > SCHEMA_VERSION
+                    else LabelStoreError(
+                        f"the label store {path} changed while it was being opened (schema "
+                        f"{version} -> {now}); open it again"
+                    )
+                )
             if version == 0:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 migrations.create_current(conn)

@@ -385,3 +385,25 @@ def test_a_locked_store_times_out_with_a_clear_message(tmp_path, keys):
             with pytest.raises(LabelStoreError, match=r"locked by another program for 0.2 s"):
                 two.set_label(keys[1], "normal", annotator="bob")
         assert two.current(keys[1]) is None and two.current(keys[0]).label == "normal"
+
+
+def test_two_instances_creating_one_store_at_once_both_open_it(tmp_path, monkeypatch):
+    """The second instance read "no schema yet" just before the first one created it: once
+    it holds the write lock it reads the version again and opens the store as it is."""
+    from dataclasses import replace
+
+    from medviewer.labels import store_connection
+
+    path = tmp_path / "labels.sqlite"
+    first = LabelStore(path)
+    first.set_label(SliceKey("1.2", "1.2.3", "1.2.3.4"), "normal", annotator="alice")
+    real = store_connection.file_facts
+    monkeypatch.setattr(
+        store_connection,
+        "file_facts",
+        lambda conn, check: replace(real(conn, check=check), version=0, app_id=0, tables=0),
+    )
+    second = LabelStore(path)  # "table annotations already exists" before the fix
+    assert second.current(SliceKey("1.2", "1.2.3", "1.2.3.4")).label == "normal"
+    first.close()
+    second.close()
