@@ -67,6 +67,32 @@ def _read_header(path: Path) -> bytes:
         ) from exc
 
 
+FULL_DISK_BYTES = 1 << 20
+"""Less than this free beside the store counts as a full disk."""
+
+
+def _disk_problem(exc: sqlite3.Error, path: Path) -> str | None:
+    """What to say when ``exc`` comes from the disk, not from the file: a full disk or an I/O
+    error is no damage, and recovering into a new store on that disk would not help."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc).lower()
+    if not (name.startswith(("SQLITE_IOERR", "SQLITE_FULL")) or "disk" in text):
+        return None
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < FULL_DISK_BYTES:
+        return (
+            f"the disk holding the label store {path} is full ({free // 1024} KB free); the "
+            "store was not changed: free some space, then open it again"
+        )
+    return (
+        f"the label store {path} could not be read from the disk ({exc}); the store was not "
+        "changed: check the disk or network share, then open it again"
+    )
+
+
 class StoreConnection(OwnsConnection):
     """The open SQLite connection of a :class:`~medviewer.labels.store.LabelStore`, its lock
     and its transactions (see LabelStore for the parameters)."""
@@ -165,6 +191,9 @@ class StoreConnection(OwnsConnection):
         try:
             facts = file_facts(conn, check=had_content)
         except sqlite3.DatabaseError as exc:
+            disk = _disk_problem(exc, path)
+            if disk:
+                raise LabelStoreError(disk) from exc
             raise LabelStoreError(
                 f"the label store {path} is damaged or not a database ({exc}); {_RESTART_HINT}"
             ) from exc

@@ -407,3 +407,29 @@ def test_two_instances_creating_one_store_at_once_both_open_it(tmp_path, monkeyp
     assert second.current(SliceKey("1.2", "1.2.3", "1.2.3.4")).label == "normal"
     first.close()
     second.close()
+
+
+@pytest.mark.parametrize("free, says", [(10, "is full (0 KB free)"), (10**9, "from the disk")])
+def test_a_full_disk_is_not_called_damage(tmp_path, monkeypatch, free, says):
+    import shutil
+    from collections import namedtuple
+
+    from medviewer.labels import store_connection
+
+    path = tmp_path / "labels.sqlite"
+    LabelStore(path).close()
+    before = path.read_bytes()
+
+    def fails(conn, check):
+        exc = sqlite3.OperationalError("disk I/O error")
+        exc.sqlite_errorname = "SQLITE_IOERR_SHMSIZE"
+        raise exc
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(store_connection, "file_facts", fails)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - free, free))
+    with pytest.raises(LabelStoreError) as raised:
+        LabelStore(path)
+    message = str(raised.value)
+    assert says in message and "damaged" not in message  # no recovery offered for it
+    assert "not changed" in message and path.read_bytes() == before
