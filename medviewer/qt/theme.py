@@ -75,7 +75,8 @@ def load_style_sheet(path: Path | None = None) -> str | None:
     """The theme's style sheet, or None (logged at debug) when it is missing or unreadable."""
     path = path or style_sheet_path()
     try:
-        return path.read_text(encoding="utf-8")
+        # url(...) in a style sheet is relative to the working folder: name this one
+        return path.read_text(encoding="utf-8").replace("@STYLE_DIR@", path.parent.as_posix())
     except OSError as exc:
         log.debug("no style sheet at %s (%s); using the palette alone", path, exc)
         return None

@@ -172,3 +172,15 @@ def test_every_help_line_is_readable_whole(qtbot):
             if fm.horizontalAdvance(item.text()) > table.columnWidth(col):
                 assert table.rowHeight(row) > 1.5 * line, item.text()
     assert table.columnWidth(1) > 1.8 * table.columnWidth(0) - 40
+
+
+def test_the_style_sheet_names_its_check_mark_by_an_existing_path():
+    import re
+    from pathlib import Path
+
+    from medviewer.qt.theme import load_style_sheet
+
+    sheet = load_style_sheet()
+    assert sheet is not None and "@STYLE_DIR@" not in sheet
+    urls = re.findall(r"url\(([^)]+)\)", sheet)
+    assert urls and all(Path(u).is_file() for u in urls)

@@ -626,3 +626,18 @@ def test_agreement_lists_disagreements_in_slice_order_and_adjudicates(window, qt
     assert dialog.adjudicate(2, "hypodense_lesion")
     consensus = stored(w, "consensus")
     assert consensus[60].label == "hypodense_lesion"
+
+
+def test_the_label_list_is_reached_with_tab_and_enter_goes_to_the_slice(window, qtbot):
+    w = window
+    w.labeling_panel.advance_check.setChecked(False)
+    w.viewer.set_primary_index(10)
+    press(qtbot, w, Qt.Key.Key_K)
+    w.viewer.set_primary_index(40)
+    table = w.labeling_panel.table
+    assert table.focusPolicy() == Qt.FocusPolicy.TabFocus  # Tab: yes; a click: no
+    assert len(w.labeling.table_rows()) == 1
+    table.setFocus(Qt.FocusReason.TabFocusReason)
+    table.setCurrentCell(0, 0)
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert w.viewer.primary.index == 10

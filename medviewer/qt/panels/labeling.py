@@ -98,6 +98,7 @@ class LabelingDock(
         p.accept_button.clicked.connect(self.accept_suggestion)
         p.strip.slice_clicked.connect(self.go_to)
         p.table.cellClicked.connect(self._row_clicked)
+        p.table.cellActivated.connect(self._row_clicked)  # Enter on a row, from the keyboard
         for box in (p.class_filter, p.annotator_filter, p.status_filter):
             box.activated.connect(self._filters_chosen)
         w.viewer.primary_index_changed.connect(self.set_current_slice)

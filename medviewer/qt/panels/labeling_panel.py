@@ -109,7 +109,9 @@ class LabelingPanel(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys stay with the viewer
+        # reached with Tab (keyboard-only use: arrows move, Enter goes to the slice); a mouse
+        # click does not take the focus, so the slice keys stay with the viewer
+        self.table.setFocusPolicy(QtCore.Qt.FocusPolicy.TabFocus)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
