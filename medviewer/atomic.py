@@ -1,13 +1,17 @@
 """Atomic file writes: a temporary file in the target's folder, fsync, then one rename.
 
 A reader (or a crash at any moment) sees the old file or the new one, never half of one. The
-callers turn an ``OSError`` into their own message (what was being saved, what is kept).
+callers turn an ``OSError`` into their own message (what was being saved, what is kept). A
+replaced file keeps its permissions; one without write permission for its owner (made
+read-only on purpose) is refused, as an ordinary write would be.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -17,8 +21,17 @@ def _write_atomic(
 ) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        old_mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        old_mode = None  # a new file: private (0600), as mkstemp makes it
+    if old_mode is not None and not old_mode & stat.S_IWUSR:
+        # made read-only on purpose (an administrator's lock): a rename would bypass it
+        raise PermissionError(errno.EACCES, "the file is read-only", str(path))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if old_mode is not None:
+            os.chmod(tmp, old_mode)  # the file keeps the permissions it had
         mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8", "newline": newline}
         with os.fdopen(fd, **mode) as fp:
             write(fp)

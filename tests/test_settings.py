@@ -326,3 +326,18 @@ def test_link_offsets_keep_the_most_recent(config_dir):
     loaded, warnings = load_settings()
     assert len(loaded.link_offsets) == MAX_LINK_OFFSETS
     assert any(f"only the last {MAX_LINK_OFFSETS} offsets kept" in w for w in warnings)
+
+
+def test_a_replaced_settings_file_keeps_its_permissions_and_a_read_only_one_is_kept(config_dir):
+    import stat as st
+
+    path = save_settings(Settings(layout="1x3"))
+    path.chmod(0o644)  # shared with the other accounts of the workstation
+    save_settings(Settings(layout="1x1"))
+    assert st.S_IMODE(path.stat().st_mode) == 0o644
+    path.chmod(0o444)  # locked by IT
+    before = path.read_bytes()
+    with pytest.raises(MedviewerError, match="could not save the settings .*read-only"):
+        save_settings(Settings(layout="1x3"))
+    assert path.read_bytes() == before and st.S_IMODE(path.stat().st_mode) == 0o444
+    path.chmod(0o644)

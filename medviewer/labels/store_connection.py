@@ -76,8 +76,9 @@ def _disk_problem(exc: sqlite3.Error, path: Path) -> str | None:
     error is no damage, and recovering into a new store on that disk would not help."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
-    if not (name.startswith(("SQLITE_IOERR", "SQLITE_FULL")) or "disk" in text):
-        return None
+    from_disk = ("disk i/o error", "database or disk is full")
+    if not (name.startswith(("SQLITE_IOERR", "SQLITE_FULL")) or any(t in text for t in from_disk)):
+        return None  # "database disk image is malformed" is damage: not this
     try:
         free = shutil.disk_usage(path.parent).free
     except OSError:
