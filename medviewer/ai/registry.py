@@ -63,6 +63,8 @@ class ModelRegistry(ModelListing, ActiveModels, ModelInstaller):
         self.last_notices: list[str] = []
         """Notices of the last :meth:`load` (e.g. the CUDA -> CPU fallback)."""
         self._problems: list[str] = []
+        self._state_problem: str | None = None
+        """Why the remembered active models could not be read (said once), or None."""
         self._scanned = False
         self._cache: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._lock = threading.RLock()

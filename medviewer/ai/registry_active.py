@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 from medviewer.ai.registry_listing import ModelEntry, version_key
 from medviewer.atomic import write_json_atomic
@@ -19,7 +20,9 @@ STATE_SCHEMA = 1
 
 class ActiveModels:
     """The active model per modality; a mixin of ``ModelRegistry``, which provides
-    ``state_file``, ``_lock``, ``entries()`` and ``find()``."""
+    ``state_file``, ``_lock``, ``_state_problem``, ``entries()`` and ``find()``."""
+
+    _state_problem: str | None
 
     def _read_state(self) -> dict[str, str]:
         try:
@@ -28,11 +31,31 @@ class ActiveModels:
             return {}
         except (OSError, ValueError) as exc:
             log.warning("%s: unreadable (%s); no active models remembered", self.state_file, exc)
+            self._set_aside(f"unreadable ({exc})", damaged=isinstance(exc, ValueError))
             return {}
         active = data.get("active") if isinstance(data, dict) else None
         if not isinstance(active, dict):
+            self._set_aside("not a list of active models", damaged=True)
             return {}
         return {str(k).upper(): v for k, v in active.items() if isinstance(v, str) and v.strip()}
+
+    def _set_aside(self, why: str, *, damaged: bool) -> None:
+        """Say (once) that the remembered choices are lost; a damaged file is copied to
+        ``.bad`` first, since the next choice of a model overwrites it."""
+        if self._state_problem is not None:
+            return
+        kept = ""
+        if damaged:
+            bad = self.state_file.with_name(self.state_file.name + ".bad")
+            try:
+                shutil.copyfile(self.state_file, bad)
+                kept = f"; it was copied to {bad}"
+            except OSError as exc:
+                kept = f"; it could not be copied aside ({exc.strerror or exc})"
+        self._state_problem = (
+            f"the active models file {self.state_file} is {why}: each modality uses its newest "
+            f"model until you choose one{kept}"
+        )
 
     def _write_state(self, active: dict[str, str]) -> None:
         path = self.state_file

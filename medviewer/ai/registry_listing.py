@@ -130,7 +130,8 @@ class ModelListing:
         if not scanned:
             self.entries()
         with self._lock:
-            return list(self._problems)
+            state = getattr(self, "_state_problem", None)
+            return list(self._problems) + ([state] if state else [])
 
     def find(self, ref: str) -> ModelEntry:
         """The entry for ``name:version``, or the highest version of ``name``."""

@@ -172,8 +172,13 @@ def test_a_damaged_state_file_falls_back_to_defaults(shelf):
     shelf["state"].write_text("[1, 2")
     r = _registry(shelf)
     assert r.active("CT").ref == "tiny-ct:1.10.0"
+    # said where the AI dock lists problems, with a copy kept before it is overwritten
+    bad = shelf["state"].with_name("active_models.json.bad")
+    said = [p for p in r.problems() if "active models file" in p]
+    assert len(said) == 1 and str(bad) in said[0] and bad.read_text() == "[1, 2"
     r.set_active("CT", "tiny-ct:1.0.0")  # and is replaced by a good one
     assert r.active("CT").ref == "tiny-ct:1.0.0"
+    assert bad.read_text() == "[1, 2"
 
 
 def test_an_active_model_that_was_removed_falls_back(shelf):

@@ -39,9 +39,6 @@ class ModelChoice:
                 entries = list(registry.entries())
             except Exception as exc:
                 panel._message(view.cannot_list(exc))
-            problems = getattr(registry, "problems", None)
-            for problem in problems() if callable(problems) else ():
-                panel._message(problem)
         elif self.registry_error:
             panel._message(view.unavailable(self.registry_error))
         self.entries = {e.ref: e for e in entries}
@@ -49,6 +46,10 @@ class ModelChoice:
         if not entries:
             panel._message(view.NO_MODEL_INSTALLED)
         self.select_active()
+        # after the active model was looked up: a damaged active-models file is said too
+        problems = getattr(registry, "problems", None) if registry is not None else None
+        for problem in problems() if callable(problems) else ():
+            panel._message(problem)
         panel._model_changed()
 
     def select_active(self) -> None:
