@@ -439,6 +439,16 @@ def test_a_store_that_cannot_be_opened_offers_a_new_one(qtbot, tmp_path):
     w, box = _open_with_store(qtbot, bad)
     assert box is not None and str(bad) in box.text()
     assert w.labeling.store is None
+    # every label key tried meanwhile says it again on the message line, not in more boxes
+    boxes = lambda: [  # noqa: E731
+        b
+        for b in QtWidgets.QApplication.topLevelWidgets()
+        if isinstance(b, QtWidgets.QMessageBox) and b.isVisible()
+    ]
+    n = len(boxes())
+    for _ in range(3):
+        w.labeling.show_error(box.text())
+    assert len(boxes()) == n
     fresh = next(b for b in box.buttons() if b.text().startswith("Start a new store"))
     fresh.click()
     assert w.labeling.store is not None and w.labeling.store.path != bad

@@ -183,7 +183,12 @@ class LabelingDock(
         self.error_shown.emit(message)
 
     def show_error(self, message: str) -> None:
-        """A store failure: message box, message line; the UI shows the store's real state."""
+        """A store failure: message box, message line; the UI shows the store's real state.
+        The same message while its box is still open opens no second box."""
+        shown = self.error_box
+        if shown is not None and shown.isVisible() and shown.text() == message:
+            self.message(message)
+            return
         box = QtWidgets.QMessageBox(
             QtWidgets.QMessageBox.Icon.Warning,
             "Labels",
