@@ -53,6 +53,18 @@ _COMMON = (
     "1.2.840.10008.5.1.4.1.1.12.1",  # XA
 )
 
+_RESULTS = (
+    "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR: medviewer's classifier report
+    "1.2.840.10008.5.1.4.1.1.88.59",  # Key Object Selection: its key images
+    "1.2.840.10008.5.1.4.1.1.30",  # Parametric Map: its heat map
+    "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
+    "1.2.840.10008.5.1.4.1.1.88.11",  # Basic Text SR
+    "1.2.840.10008.5.1.4.1.1.66.4",  # Segmentation
+    "1.2.840.10008.5.1.4.1.1.11.1",  # Grayscale Softcopy Presentation State
+)
+"""Results and reports beside the images: always offered on a C-GET (a colleague retrieving a
+study gets medviewer's own SR, KO and heat map too), in explicit and implicit little endian."""
+
 
 def _transfer_syntaxes():
     from pydicom import uid
@@ -79,10 +91,12 @@ def get_contexts():
     for cls in _COMMON:
         contexts.append(build_context(cls, native))
         contexts.extend(build_context(cls, [ts]) for ts in compressed)
+    contexts.extend(build_context(cls, native) for cls in _RESULTS)
+    offered = set(_COMMON) | set(_RESULTS)
     for ctx in StoragePresentationContexts:
         if len(contexts) >= 128:
             break
-        if ctx.abstract_syntax not in _COMMON:
+        if ctx.abstract_syntax not in offered:
             contexts.append(build_context(ctx.abstract_syntax, native))
     classes = dict.fromkeys(c.abstract_syntax for c in contexts[1:])
     roles = [build_role(cls, scp_role=True) for cls in classes]

@@ -137,3 +137,33 @@ def test_progress_knows_the_total_from_the_first_pending_answer(pacs, tmp_path):
     steps = []
     run_job(retrieve_iter(pacs.node(), pacs.local(), store, series.study_uid), steps.append)
     assert steps[-1].total == len(series.slices)
+
+
+def test_a_c_get_brings_medviewers_own_results_beside_the_images(pacs, tmp_path):
+    """An SR, a key object selection and a parametric map (the classes medviewer writes) come
+    with the study on a C-GET, as on a C-MOVE: each class needs its own storage context."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from medviewer.testing.synthetic import write_series
+
+    written = write_series(tmp_path / "study", n_slices=3, rows=16, cols=16, seed=9)
+    results = {
+        "1.2.840.10008.5.1.4.1.1.88.33": "SR",  # Comprehensive SR
+        "1.2.840.10008.5.1.4.1.1.88.59": "KO",  # Key Object Selection
+        "1.2.840.10008.5.1.4.1.1.30": "OT",  # Parametric Map
+    }
+    for n, (sop_class, modality) in enumerate(results.items()):
+        ds = pydicom.dcmread(written.paths[0])
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SeriesInstanceUID, ds.Modality, ds.SeriesNumber = generate_uid(), modality, 900 + n
+        ds.save_as(tmp_path / f"result-{modality}.dcm")
+    pacs.server.upload([tmp_path / "study", *sorted(tmp_path.glob("result-*.dcm"))])
+    store = StudyStore(tmp_path / "got", 10**9)
+    result = run_job(
+        retrieve_iter(pacs.node(), pacs.local(), store, written.study_uid, method="get")
+    )
+    assert result.ok and len(result.stored) == 3 + len(results)
+    classes = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPClassUID) for p in result.stored}
+    assert set(results) <= classes
