@@ -85,6 +85,16 @@ UNPAIRED_BODY_PARTS = frozenset(
 """(0018,0015) Body Part Examined values (DICOM PS3.16 Annex L) that are not paired."""
 
 
+def _content_description(method: str, target: str) -> str:
+    """(0070,0081) holds 64 characters: the map and its class with the whole disclaimer,
+    else a shorter one, never a disclaimer cut mid-word."""
+    for tail in (DISCLAIMER, "research use only", "research only"):
+        text = f"{method} for {target}: {tail}"
+        if len(text) <= 64:
+            return text
+    return f"{method}: research only"[:64]
+
+
 def check_heat_map(heat_map: np.ndarray, volume: Volume, k: int) -> np.ndarray:
     """``heat_map`` as a C-contiguous float32 (rows, cols) array, checked against slice ``k``
     of ``volume``: same shape, finite values in [0, 1]. Raises :class:`ReportError`."""
@@ -223,7 +233,7 @@ def make_pmap(
             real_world_value_mappings=[_value_mapping(info)],
             voi_lut_transformations=[VOILUTTransformation(window_center=0.5, window_width=1.0)],
             content_label=CONTENT_LABEL,
-            content_description=f"{info.method_label} for {target}: {DISCLAIMER}"[:64],
+            content_description=_content_description(info.method_label, target),
             content_creator_name=None,
             series_description=f"medviewer {info.method_label} (research use only)"[:64],
             **geometry,

@@ -74,13 +74,17 @@ from medviewer.reports.sr_model import (
     C_REGIONS,
     C_SERIES,
     C_SLICE,
+    C_SLICE_SUMMARY,
+    C_SUMMARY,
     C_WEIGHTS,
     NONE_FLAGGED,
     TITLE,
     ClassifierReport,
     RegionFinding,
     SliceFinding,
+    slice_summary,
 )
+from medviewer.reports.sr_model import summary as report_summary
 from medviewer.reports.sr_read import read_sr
 
 CONTAINS = RelationshipTypeValues.CONTAINS
@@ -231,6 +235,7 @@ def content_tree(report: ClassifierReport) -> ContainerContentItem:
     root = ContainerContentItem(name=TITLE)
     items: list = [*device_observer(report.model, report.version)]
     items.append(_text(C_DISCLAIMER, report.disclaimer))
+    items.append(_text(C_SUMMARY, report_summary(report)))  # for a human reader; not read back
     items.append(
         _container(
             C_MODEL,
@@ -257,7 +262,11 @@ def content_tree(report: ClassifierReport) -> ContainerContentItem:
         index = NumContentItem(
             name=C_INDEX, value=int(f.index), unit=NO_UNITS, relationship_type=CONTAINS
         )
-        slice_items = [_image(f.sop_class_uid, f.sop_instance_uid, f.frame, CONTAINS), index]
+        slice_items = [
+            _text(C_SLICE_SUMMARY, slice_summary(f)),  # "Im 24: …", numbered from 1
+            _image(f.sop_class_uid, f.sop_instance_uid, f.frame, CONTAINS),
+            index,  # 0-based, as medviewer reads it back
+        ]
         flagged.append(_container(C_SLICE, [*slice_items, *_probability_items(f.probabilities)]))
     items.append(_container(C_FLAGGED, flagged))
     if report.regions:

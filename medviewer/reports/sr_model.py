@@ -26,7 +26,40 @@ C_REGIONS = code("MV-REGIONS", "Labels and evidence regions")
 C_REGION = code("MV-REGION", "Label")
 C_LABEL = code("MV-LABEL", "Label class")
 C_ANNOTATOR = code("MV-ANNOTATOR", "Annotator")
+C_SUMMARY = code("MV-SUMMARY", "Summary")
+C_SLICE_SUMMARY = code("MV-SLICESUMMARY", "Flagged slice summary")
 NONE_FLAGGED = "No slice was flagged"
+
+
+def probability_text(p: float) -> str:
+    """A probability as a reader reads it: two decimals, ">0.99" / "<0.01" at the ends."""
+    if p > 0.995:
+        return ">0.99"
+    if p < 0.005:
+        return "<0.01"
+    return f"{p:.2f}"
+
+
+def slice_summary(f: SliceFinding) -> str:
+    """ "Im 24: hypodense lesion >0.99" (the image number as the viewer shows it, from 1)."""
+    top = max(f.probabilities, key=f.probabilities.__getitem__)
+    return f"Im {f.index + 1}: {top.replace('_', ' ')} {probability_text(f.probabilities[top])}"
+
+
+def summary(report: ClassifierReport) -> str:
+    """The report in one sentence for a human reader of the SR (dsrdump, a PACS viewer)."""
+    top = report.top
+    text = (
+        f"{report.model} {report.version}: {top.replace('_', ' ')} is the most probable class "
+        f"of the series ({probability_text(report.probabilities[top])}, {report.method}); "
+    )
+    if report.flagged:
+        shown = "; ".join(slice_summary(f) for f in report.flagged[:5])
+        more = f" and {len(report.flagged) - 5} more" if len(report.flagged) > 5 else ""
+        text += f"{len(report.flagged)} slice(s) flagged: {shown}{more}. "
+    else:
+        text += f"{NONE_FLAGGED.lower()}. "
+    return text + report.disclaimer
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,16 @@ def test_sr_is_valid_and_reads_back_exactly(tmp_path, volume, prediction):
     ds = pydicom.dcmread(path)
     texts = [item.get("TextValue") for item in ds.ContentSequence]
     assert "Research use only, not for diagnosis" in texts
+    # a sentence a human reader of the SR understands, images numbered as the viewer does
+    (sentence,) = [t for t in texts if t and "most probable class" in t]
+    assert sentence.startswith(f"{prediction.model} ") and "slice(s) flagged: Im 5:" in sentence
+    first = ds.ContentSequence[-2].ContentSequence[1]
+    assert first.ContentSequence[0].TextValue.startswith("Im 5: ")  # index 4, from 1
     # the probability of the most suspicious flagged slice as dsrdump shows it
     numeric = str(
         ds.ContentSequence[-2]
         .ContentSequence[1]
-        .ContentSequence[2]
+        .ContentSequence[3]
         .MeasuredValueSequence[0]
         .NumericValue
     )
@@ -126,6 +131,8 @@ def test_pmap_is_aligned_and_reads_back_bit_for_bit(tmp_path, volume):
     ref = volume.series.slices[4]
     assert info.source_sop_instance_uid == ref.sop_instance_uid and info.source_frame is None
     written = pydicom.dcmread(path)
+    description = str(written.ContentDescription)
+    assert len(description) <= 64 and description.endswith(("diagnosis", "research use only"))
     frame = written.PerFrameFunctionalGroupsSequence[0]
     shared = written.SharedFunctionalGroupsSequence[0]
     source = pydicom.dcmread(ref.path, stop_before_pixels=True)
