@@ -118,6 +118,11 @@ def _date_range(text: str | None) -> tuple[str, str]:
     return text, text
 
 
+def _cut(text: str, width: int) -> str:
+    """``text`` in ``width`` characters: padded, or cut with "…"."""
+    return f"{text:{width}}" if len(text) <= width else text[: width - 1] + "…"
+
+
 def cmd_find(args) -> int:
     from medviewer.jobs import run_job
     from medviewer.net.query import Query, find_iter
@@ -140,12 +145,16 @@ def cmd_find(args) -> int:
     if args.json:
         print_json(result.to_dict())
         return 0
+    # identifiers are printed whole (a cut patient ID is another patient's); names are cut
+    # with "…" at 30 characters
+    id_width = max((len(m.patient_id or "-") for m in result.matches), default=1)
+    name_width = min(max((len(m.patient_name or "-") for m in result.matches), default=1), 30)
     for m in result.matches:
         if level == "STUDY":
             count = m.instances if m.instances is not None else "?"
             print(
-                f"{m.study_date or '-':8}  {m.patient_name or '-':24.24}  "
-                f"{m.patient_id or '-':12.12}  {m.modalities or '-':6.6}  {count:>5}  "
+                f"{m.study_date or '-':8}  {_cut(m.patient_name or '-', name_width)}  "
+                f"{m.patient_id or '-':{id_width}}  {m.modalities or '-':6.6}  {count:>5}  "
                 f"{m.description or '-'}  {m.study_uid}"
             )
         else:

@@ -57,6 +57,8 @@ def test_echo_find_get_send(pacs, configured, capsys):
     code, out, _ = run_cli(capsys, "dicom", "find", "pacs", "--json")
     studies = json.loads(out)["matches"]
     assert code == 0 and series.study_uid in {m["study_uid"] for m in studies}
+    code, out, _ = run_cli(capsys, "dicom", "find", "pacs")  # the table: every ID whole
+    assert code == 0 and all(m["patient_id"] in out for m in studies if m["patient_id"])
     code, out, err = run_cli(capsys, "dicom", "find", "pacs", "--study", series.study_uid)
     assert code == 0 and series.series_uid in out and "1 series found" in err
     code, _, err = run_cli(capsys, "dicom", "find", "pacs", "--date", "2026-99")
