@@ -71,6 +71,8 @@ def test_a_study_with_our_sr_shows_its_finding_list(qtbot, study):
     assert box.disclaimer_label.isVisible()
     assert box.source_label.toolTip() == str(study.sr_path)
     assert not box.choice.isVisible()  # one report: no choice to make
+    # the Results box under it says what a saved result lacks, not "Not run yet"
+    assert w.ai_panel.series_label.text().startswith("The saved result above (tiny-flag 1.0.0)")
     # the report is named in the Messages list as not an image, with no warning sign
     items = [w.messages.item(i) for i in range(w.messages.count())]
     notes = [i for i in items if str(study.sr_path) in i.text()]

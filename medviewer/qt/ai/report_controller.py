@@ -160,8 +160,23 @@ class ReportController(QtCore.QObject):
         else:
             self.box.show_view(dr.report_view(found))
             self._say_where()
+            self._say_not_rerun(found.report)
         QtCore.QTimer.singleShot(0, self._scroll_to_box)
         self.report_shown.emit(found)
+
+    def _say_not_rerun(self, report) -> None:
+        """Under a saved result of the series shown, the Results box says what it lacks (not a
+        bare "Not run yet" as if there were no result at all)."""
+        volume = self.window.session.volume
+        panel = self.panel
+        if volume is None or volume.series.series_uid != report.series_uid:
+            return
+        if panel.runs.results.run_info is not None or panel.runs.running:
+            return
+        panel.series_label.setText(
+            f"The saved result above ({report.model} {report.version}) is shown; run the "
+            "model here (Ctrl+R) for the per-slice plot and heat maps"
+        )
 
     def _scroll_to_box(self) -> None:
         """Bring the box's top into the dock's view (the dock scrolls)."""
