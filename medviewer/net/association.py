@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Sequence
 
 from medviewer.errors import MedviewerError
@@ -128,6 +129,10 @@ def _rejection_words(assoc, node: RemoteNode, calling: str) -> tuple[str, str]:
     return reason, words.format(calling=calling, called=node.ae_title)
 
 
+QUICK_CLOSE_S = 2.0
+"""An association that ended without an answer sooner than this is tried once more."""
+
+
 def associate(
     node: RemoteNode,
     calling_ae: str,
@@ -149,13 +154,24 @@ def associate(
             ae.add_requested_context(ctx)
     from pynetdicom import evt
 
-    assoc = ae.associate(
-        node.host,
-        node.port,
-        ae_title=node.ae_title,
-        ext_neg=list(ext_neg) or None,
-        evt_handlers=[(evt.EVT_CONN_OPEN, no_delay), *handlers],
-    )
+    def attempt():
+        return ae.associate(
+            node.host,
+            node.port,
+            ae_title=node.ae_title,
+            ext_neg=list(ext_neg) or None,
+            evt_handlers=[(evt.EVT_CONN_OPEN, no_delay), *handlers],
+        )
+
+    started = time.monotonic()
+    assoc = attempt()
+    quick = time.monotonic() - started < QUICK_CLOSE_S
+    if not (assoc.is_established or assoc.is_rejected) and quick:
+        # a node that rejects and closes at once is sometimes seen closing before its
+        # rejection is read (a busy machine): when it listens, ask once more before saying
+        # "no answer" (a refused port or a timeout is not asked again)
+        if probe(node.host, node.port, timeout)[0] == "ok":
+            assoc = attempt()
     if assoc.is_established:
         if not assoc.accepted_contexts:
             assoc.abort()

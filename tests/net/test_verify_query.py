@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from io import BytesIO
 
 import pydicom
@@ -147,3 +148,39 @@ def test_thousands_of_matches_come_in_pages_stop_at_the_limit_and_cancel(crowded
     assert len(pages) == 2
     # the node is still fine afterwards
     assert echo(node, "MEDVIEWER").ok
+
+
+def test_a_node_that_closes_at_once_is_asked_twice_then_said_to_give_no_answer():
+    """A busy node may be seen closing before its rejection is read: one more try, then
+    "no answer" (a real socket on 127.0.0.1 that closes every connection)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        port = server.getsockname()[1]
+        result = echo(RemoteNode("shut", "SHUT", "127.0.0.1", port), "MEDVIEWER")
+        # every connection was made before echo returned; the server may accept the last late
+        deadline = time.monotonic() + 10
+        while len(accepted) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        server.close()
+    assert not result.ok and result.reason == "aborted"
+    assert "closed the connection without an answer" in result.message
+    assert len(accepted) == 4  # two associations, each followed by a probe of the port
