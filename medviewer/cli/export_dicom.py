@@ -155,7 +155,9 @@ def _arguments(p) -> None:
         "several comma-separated",
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder to write into")
-    p.add_argument("--model", metavar="NAME[:VERSION]", help="default: the modality's model")
+    p.add_argument(
+        "--model", metavar="NAME[:VERSION]", help="default: the active model for the modality"
+    )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     p.add_argument(
         "--slice", type=int, metavar="K", help="pmap: slice index (default: most suspicious)"

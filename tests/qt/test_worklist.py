@@ -370,3 +370,15 @@ def test_the_dock_fits_beside_the_other_docks(qtbot):
     qtbot.addWidget(panel)
     panel.summary_label.setText("200 series · 40 suspicious · 180 not reviewed · 12 skipped " * 3)
     assert panel.minimumSizeHint().width() <= 480, panel.minimumSizeHint()
+
+
+def test_the_worklist_opens_as_a_tab_beside_messages_with_the_whole_width(window, qtbot):
+    w = window
+    w.resize(1600, 1000)
+    w._message("a message that opens the Messages dock", warning=True)
+    assert w.messages_dock.isVisible()
+    w.actions["worklist.show"].trigger()
+    dock = w.worklist.dock
+    qtbot.waitUntil(dock.isVisible)
+    assert dock in w.tabifiedDockWidgets(w.messages_dock)  # a tab, not half the bottom
+    assert dock.width() > 0.9 * w.messages_dock.width()
