@@ -382,16 +382,20 @@ def test_main_window_runs_and_overlays_the_heat_map(qtbot, series8, tmp_path):
     panel.model_box.setCurrentIndex(panel.model_box.findData(TINY))
     panel.device_box.setCurrentIndex(panel.device_box.findData("cpu"))
     assert w.actions["ai.run"].shortcut().toString() == "Ctrl+R"
+    assert not panel.plot.isVisible()  # no empty axes before a run
     # first start: the AI dock has most of the right column, the Labels dock the rest
     assert w.ai_dock.height() > 1.4 * w.labeling_dock.height()
     panel.scroll.verticalScrollBar().setValue(panel.scroll.verticalScrollBar().maximum())
     with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT):
         w.actions["ai.run"].trigger()
     assert np.all(np.isfinite(panel.probabilities()))
+
     # the results come into view when the run ends
-    qtbot.waitUntil(lambda: not panel.results_box.visibleRegion().isEmpty(), timeout=2000)
-    top = panel.results_box.mapTo(panel.scroll.viewport(), QtCore.QPoint(0, 0)).y()
-    assert 0 <= top < panel.scroll.viewport().height() // 2
+    def top() -> int:
+        return panel.results_box.mapTo(panel.scroll.viewport(), QtCore.QPoint(0, 0)).y()
+
+    qtbot.waitUntil(lambda: 0 <= top() < panel.scroll.viewport().height() // 2, timeout=2000)
+    assert panel.plot.isVisible()  # the curves, now that there are some
 
     # the plot drives the viewer, the viewer drives the marker
     panel.plot_clicked_at(3)  # "Im 3"

@@ -179,9 +179,12 @@ class AIPanel(QtWidgets.QWidget):
     def _show_results(self, result) -> None:
         """A run ended with a result: scroll the dock so its results are in view."""
         if result is not None:
-            QtCore.QTimer.singleShot(
-                0, lambda: self.scroll.ensureWidgetVisible(self.results_box, 0, 0)
-            )
+            QtCore.QTimer.singleShot(0, self._scroll_to_results)
+
+    def _scroll_to_results(self) -> None:
+        """The results box's top at the top of the dock (its plot may just have appeared)."""
+        self.scroll.widget().layout().activate()
+        self.scroll.verticalScrollBar().setValue(self.results_box.y())
 
     def _explain_settings_changed(self, *_args) -> None:
         self.explainer.request()

@@ -46,6 +46,7 @@ class ProbabilityPlot(pg.PlotWidget):
         item.addItem(self.marker, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.setToolTip("Probability of each class per slice; click to go to a slice")
+        self.hide()  # shown with the first run's curves
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.change_marks = pg.ScatterPlotItem(
             size=9, symbol="t", brush=pg.mkBrush(255, 90, 90), pen=pg.mkPen(None)
@@ -61,10 +62,12 @@ class ProbabilityPlot(pg.PlotWidget):
         self.marker.setValue(index + 1)
 
     def clear_curves(self) -> None:
+        """No curves: the plot is hidden (empty axes told nothing)."""
         for curve in self.curves.values():
             self.removeItem(curve)
         self.curves = {}
         self.legend.clear()
+        self.hide()
 
     def make_curves(self, curves) -> None:
         """New curves (and legend entries) for the classes of ``curves`` (Curve views)."""
@@ -73,6 +76,7 @@ class ProbabilityPlot(pg.PlotWidget):
             self.curves[c.name] = self.plot(
                 [], [], pen=pg.mkPen(c.colour, width=2), name=c.name, connect="finite"
             )
+        self.setVisible(bool(self.curves))
 
     def set_curves(self, curves) -> None:
         """The data of each curve; unclassified slices (NaN) are gaps."""
